@@ -1,0 +1,49 @@
+# The two commands a newcomer runs: `make run` and `make test`. Both create and reuse .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup lint format check messages makemessages bench clean
+
+run: setup
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: setup check
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+setup: $(STAMP) $(MO_FILES)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --constraint requirements.lock --editable '.[dev]'
+	touch $@
+
+# Arabic and English texts; gettext's msgfmt comes from Debian's gettext package.
+%.mo: %.po
+	@command -v msgfmt >/dev/null || ./scripts/install-system-packages gettext
+	msgfmt --check-format -o $@ $<
+
+makemessages: setup
+	$(BIN)/python manage.py makemessages -l ar --no-obsolete --ignore=.venv
+
+check: setup
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+lint: check
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) casetracker.sqlite3* .test-db.sqlite3* .pytest_cache .hypothesis

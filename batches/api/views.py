@@ -1,0 +1,180 @@
+import django_filters
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from .. import services
+from ..models import Batch, BatchMember, CrossingQuota
+from .serializers import (
+    BatchSerializer,
+    CancelSerializer,
+    ClearanceSerializer,
+    CrossingQuotaSerializer,
+    CrossSerializer,
+    MemberAddSerializer,
+    MemberSerializer,
+    RescheduleSerializer,
+)
+
+REFUSED = OpenApiResponse(description="The transition is refused now; `problems` lists why.")
+
+
+class BatchFilter(django_filters.FilterSet):
+    staging_facility = django_filters.CharFilter(field_name="staging_facility__code")
+    date_from = django_filters.DateFilter(field_name="planned_date", lookup_expr="gte")
+    date_to = django_filters.DateFilter(field_name="planned_date", lookup_expr="lte")
+
+    class Meta:
+        model = Batch
+        fields = ["status", "direction", "crossing", "planned_date", "staging_facility"]
+
+
+def _transition(name: str, input_serializer=None, doc: str = ""):
+    """One POST action per transition, each calling the service of the same name."""
+    service = getattr(services, f"batch_{name}")
+
+    @extend_schema(
+        request=input_serializer,
+        responses={200: BatchSerializer, 409: REFUSED},
+        description=doc,
+    )
+    def view(self, request, code=None):
+        kwargs = {}
+        if input_serializer is not None:
+            serializer = input_serializer(data=request.data, context=self.get_serializer_context())
+            serializer.is_valid(raise_exception=True)
+            kwargs = serializer.validated_data
+        batch = service(batch=self.get_object(), actor=request.user, **kwargs)
+        code_status = status.HTTP_201_CREATED if name == "reschedule" else status.HTTP_200_OK
+        return Response(self.get_serializer(batch).data, status=code_status)
+
+    view.__name__ = name
+    view.__doc__ = doc
+    return action(detail=True, methods=["post"])(view)
+
+
+class BatchViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Daily batches through the crossing, and their transitions."""
+
+    serializer_class = BatchSerializer
+    lookup_field = "code"
+    filterset_class = BatchFilter
+
+    def get_queryset(self):
+        return Batch.objects.visible_to(self.request.user).select_related(
+            "staging_facility", "rescheduled_from", "rescheduled_as"
+        )
+
+    def perform_create(self, serializer):
+        serializer.instance = services.batch_create(
+            actor=self.request.user, **serializer.validated_data
+        )
+
+    prepare = _transition("prepare", doc="Check every rule and freeze the list.")
+    reopen = _transition("reopen", doc="Back to draft to change the list.")
+    submit = _transition("submit", doc="The list went to the border authority for vetting.")
+    clear = _transition("clear", doc="Every clearance decided; rejected people stay behind.")
+    depart = _transition("depart", doc="The ambulances left the staging facility.")
+    cross = _transition("cross", CrossSerializer, "Record each person's outcome at the crossing.")
+    cancel = _transition("cancel", CancelSerializer, "Cancel with a reason code, text and source.")
+    reschedule = _transition(
+        "reschedule", RescheduleSerializer, "A new draft batch with the same people."
+    )
+
+    def _lines(self, batch):
+        return batch.members.select_related(
+            "batch", "patient", "companion__patient", "returnee"
+        ).order_by("id")
+
+    @extend_schema(methods=["GET"], responses=MemberSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request=MemberAddSerializer,
+        responses={201: MemberSerializer(many=True), 409: REFUSED},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def members(self, request, code=None):
+        """The manifest; POST adds a patient with companions, a companion, or a returnee."""
+        batch = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(self._lines(batch))
+            return self.get_paginated_response(MemberSerializer(page, many=True).data)
+        serializer = MemberAddSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data.get("patient"):
+            lines = services.batch_add_patient(
+                batch=batch,
+                patient=data["patient"],
+                companions=data.get("companions", []),
+                actor=request.user,
+            )
+        elif data.get("companion"):
+            lines = [
+                services.batch_add_companion(
+                    batch=batch, companion=data["companion"], actor=request.user
+                )
+            ]
+        else:
+            lines = [
+                services.batch_add_returnee(
+                    batch=batch, returnee=data["returnee"], actor=request.user
+                )
+            ]
+        lines = self._lines(batch).filter(pk__in=[line.pk for line in lines])
+        return Response(MemberSerializer(lines, many=True).data, status=status.HTTP_201_CREATED)
+
+    def _member(self, batch, member_id) -> BatchMember:
+        return get_object_or_404(self._lines(batch), pk=member_id)
+
+    @extend_schema(methods=["GET"], responses=MemberSerializer)
+    @extend_schema(methods=["DELETE"], responses={204: None, 409: REFUSED})
+    @action(detail=True, methods=["get", "delete"], url_path=r"members/(?P<member_id>\d+)")
+    def member(self, request, code=None, member_id=None):
+        """One manifest line; DELETE takes it off a draft (a patient leaves with companions)."""
+        batch = self.get_object()
+        line = self._member(batch, member_id)
+        if request.method == "GET":
+            return Response(MemberSerializer(line).data)
+        services.batch_remove_member(batch=batch, member=line, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=ClearanceSerializer, responses={200: MemberSerializer, 409: REFUSED})
+    @action(detail=True, methods=["post"], url_path=r"members/(?P<member_id>\d+)/clearance")
+    def clearance(self, request, code=None, member_id=None):
+        """Record the vetting decision for one person on a submitted batch."""
+        batch = self.get_object()
+        line = self._member(batch, member_id)
+        serializer = ClearanceSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        line = services.batch_record_clearance(
+            batch=batch, member=line, actor=request.user, **serializer.validated_data
+        )
+        return Response(MemberSerializer(self._member(batch, line.pk)).data)
+
+
+class CrossingQuotaViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """Agreed daily numbers per crossing and direction. POST creates or replaces a day's quota."""
+
+    serializer_class = CrossingQuotaSerializer
+    filterset_fields = ["crossing", "direction", "date"]
+
+    def get_queryset(self):
+        return CrossingQuota.objects.visible_to(self.request.user)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.quota_set(
+            crossing=data["crossing"],
+            day=data["date"],
+            direction=data["direction"],
+            agreed_patients=data["agreed_patients"],
+            agreed_companions=data.get("agreed_companions", 0),
+        )

@@ -1,0 +1,288 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from casetracker.accounts.roles import Role, user_role
+
+
+class Crossing(models.TextChoices):
+    RAFAH = "rafah", _("Rafah")
+
+
+CROSSING_PREFIX = {Crossing.RAFAH: "RAF"}
+
+
+class Direction(models.TextChoices):
+    EXIT = "exit", _("exit (patients and companions)")
+    RETURN = "return", _("return (returnees)")
+
+
+class BatchStatus(models.TextChoices):
+    DRAFT = "draft", _("draft")
+    PREPARED = "prepared", _("prepared")
+    SUBMITTED = "submitted", _("submitted for vetting")
+    CLEARED = "cleared", _("cleared")
+    IN_TRANSIT = "in_transit", _("in transit")
+    CROSSED = "crossed", _("crossed")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+TERMINAL_STATUSES = frozenset({BatchStatus.CROSSED, BatchStatus.CANCELLED})
+
+
+class CancelReason(models.TextChoices):
+    NO_REASON_GIVEN = "no_reason_given", _("no reason given")
+    COORDINATION_INCOMPLETE = "coordination_incomplete", _("coordination incomplete")
+    SECURITY = "security", _("security")
+    WEATHER = "weather", _("weather")
+    LOGISTICS = "logistics", _("logistics")
+    MEDICAL = "medical", _("medical")
+    OTHER = "other", _("other")
+
+
+class InformationSource(models.TextChoices):
+    """Who told us: a cancellation relayed by WHO is not the same fact as one we decided."""
+
+    WHO = "who", _("WHO")
+    BORDER_AUTHORITY = "border_authority", _("border authority")
+    MINISTRY_OF_HEALTH = "ministry_of_health", _("ministry of health")
+    RED_CRESCENT = "red_crescent", _("Red Crescent")
+    INTERNAL = "internal", _("internal decision")
+    OTHER = "other", _("other")
+
+
+class Clearance(models.TextChoices):
+    PENDING = "pending", _("pending")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+
+
+class Outcome(models.TextChoices):
+    CROSSED = "crossed", _("crossed")
+    TURNED_BACK = "turned_back", _("turned back")
+    HELD = "held", _("held")
+    NO_SHOW = "no_show", _("no show")
+
+
+class EndReason(models.TextChoices):
+    """Why a manifest line stopped being open."""
+
+    REJECTED = "rejected", _("not cleared to travel")
+    CANCELLED = "cancelled", _("batch cancelled")
+    COMPLETED = "completed", _("crossing outcome recorded")
+
+
+class BatchQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "BatchQuerySet":
+        role = user_role(user)
+        if role in (Role.COORDINATOR, Role.AUDITOR, Role.ADMIN):
+            return self
+        if role is Role.HOSPITAL_STAFF and user.facility_id:
+            return self.filter(staging_facility_id=user.facility_id)
+        return self.none()
+
+    def open(self) -> "BatchQuerySet":
+        return self.exclude(status__in=TERMINAL_STATUSES)
+
+
+class Batch(models.Model):
+    code = models.CharField(max_length=32, unique=True, editable=False)
+    crossing = models.CharField(max_length=20, choices=Crossing.choices, default=Crossing.RAFAH)
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    planned_date = models.DateField(db_index=True)
+    staging_facility = models.ForeignKey(
+        "accounts.Facility", on_delete=models.PROTECT, related_name="staged_batches"
+    )
+    status = models.CharField(
+        max_length=12, choices=BatchStatus.choices, default=BatchStatus.DRAFT, editable=False
+    )
+    rescheduled_from = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rescheduled_as",
+        editable=False,
+    )
+    cancel_reason_code = models.CharField(
+        max_length=32, choices=CancelReason.choices, blank=True, editable=False
+    )
+    cancel_reason_text = models.TextField(max_length=2000, blank=True, editable=False)
+    cancel_source = models.CharField(
+        max_length=32, choices=InformationSource.choices, blank=True, editable=False
+    )
+    cancelled_from = models.CharField(
+        max_length=12, choices=BatchStatus.choices, blank=True, editable=False
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BatchQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-planned_date", "-id"]
+        verbose_name_plural = "batches"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=BatchStatus.values), name="batch_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(direction__in=Direction.values), name="batch_direction_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(crossing__in=Crossing.values), name="batch_crossing_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=BatchStatus.CANCELLED)
+                | (
+                    Q(cancel_reason_code__in=CancelReason.values)
+                    & ~Q(cancel_reason_text="")
+                    & Q(cancel_source__in=InformationSource.values)
+                    & Q(cancelled_at__isnull=False)
+                ),
+                name="batch_cancel_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class BatchMemberQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "BatchMemberQuerySet":
+        return self.filter(batch__in=Batch.objects.visible_to(user))
+
+
+class BatchMember(models.Model):
+    """A manifest line: exactly one of patient, companion or returnee."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="members")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, null=True, blank=True, related_name="lines"
+    )
+    companion = models.ForeignKey(
+        "patients.Companion", on_delete=models.PROTECT, null=True, blank=True, related_name="lines"
+    )
+    returnee = models.ForeignKey(
+        "patients.Returnee", on_delete=models.PROTECT, null=True, blank=True, related_name="lines"
+    )
+    # True while the batch may still carry this person; the partial unique constraints below
+    # rest on it, so one person can never be on two open manifests.
+    is_open = models.BooleanField(default=True, editable=False)
+    end_reason = models.CharField(
+        max_length=12, choices=EndReason.choices, blank=True, editable=False
+    )
+    clearance = models.CharField(
+        max_length=10, choices=Clearance.choices, default=Clearance.PENDING, editable=False
+    )
+    clearance_note = models.CharField(max_length=500, blank=True, editable=False)
+    clearance_recorded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True, editable=False)
+    added_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = BatchMemberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(patient__isnull=False, companion__isnull=True, returnee__isnull=True)
+                    | Q(patient__isnull=True, companion__isnull=False, returnee__isnull=True)
+                    | Q(patient__isnull=True, companion__isnull=True, returnee__isnull=False)
+                ),
+                name="member_exactly_one_person",
+            ),
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(is_open=True, patient__isnull=False),
+                name="member_patient_one_open_batch",
+            ),
+            models.UniqueConstraint(
+                fields=["companion"],
+                condition=Q(is_open=True, companion__isnull=False),
+                name="member_companion_one_open_batch",
+            ),
+            models.UniqueConstraint(
+                fields=["returnee"],
+                condition=Q(is_open=True, returnee__isnull=False),
+                name="member_returnee_one_open_batch",
+            ),
+            models.CheckConstraint(
+                condition=Q(clearance__in=Clearance.values), name="member_clearance_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome="") | Q(outcome__in=Outcome.values),
+                name="member_outcome_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_open=True, end_reason="")
+                | Q(is_open=False, end_reason__in=EndReason.values),
+                name="member_open_or_ended",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def kind(self) -> str:
+        if self.patient_id:
+            return "patient"
+        return "companion" if self.companion_id else "returnee"
+
+    @property
+    def person_reference(self) -> str:
+        """Opaque reference of the person on this line; never a name."""
+        if self.patient_id:
+            return self.patient.case_reference
+        if self.companion_id:
+            return f"companion #{self.companion_id} of {self.companion.patient.case_reference}"
+        return self.returnee.reference
+
+    @property
+    def reference(self) -> str:
+        return f"{self.batch.code}#{self.pk}"
+
+
+class CrossingQuotaQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CrossingQuotaQuerySet":
+        # Agreed numbers hold no personal data: every signed-in role may read them.
+        return self.none() if user_role(user) is Role.ANONYMOUS else self
+
+
+class CrossingQuota(models.Model):
+    """What was agreed for one day, one crossing, one direction. For return batches,
+    `agreed_patients` is the number of people allowed back."""
+
+    crossing = models.CharField(max_length=20, choices=Crossing.choices, default=Crossing.RAFAH)
+    date = models.DateField()
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    agreed_patients = models.PositiveIntegerField()
+    agreed_companions = models.PositiveIntegerField(default=0)
+
+    objects = CrossingQuotaQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-date", "direction"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["crossing", "date", "direction"], name="quota_one_per_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(direction__in=Direction.values), name="quota_direction_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.crossing} {self.date} {self.direction}"

@@ -1,0 +1,109 @@
+"""Pieces shared by the batch services: locking, closing lines, events and notifications."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
+from casetracker.accounts.roles import Role
+from casetracker.audit.models import Action, Event, SubjectType
+from casetracker.audit.services import record_event
+from casetracker.notifications.services import notify_users
+from patients.models import Patient, PatientStatus, Returnee, ReturneeStatus
+from patients.services import patient_move, returnee_move
+
+from ..models import Batch, BatchMember
+
+
+def lock_batch(batch: Batch) -> Batch:
+    """Re-read the batch under a row lock: every batch service starts here, so two services on
+    one batch run one after the other and the second sees the first one's result."""
+    return Batch.objects.select_for_update().select_related("staging_facility").get(pk=batch.pk)
+
+
+def open_lines(batch: Batch):
+    return batch.members.filter(is_open=True).select_related(
+        "patient__readiness", "companion__patient", "returnee"
+    )
+
+
+def lock_people(batch: Batch) -> None:
+    """Lock the patients and returnees on the open lines, in id order (no deadlocks)."""
+    lines = BatchMember.objects.filter(batch=batch, is_open=True)
+    list(Patient.objects.select_for_update().filter(lines__in=lines).order_by("pk"))
+    list(Returnee.objects.select_for_update().filter(lines__in=lines).order_by("pk"))
+
+
+def close_lines(lines: Iterable[BatchMember], end_reason: str, *, person_status: dict) -> None:
+    """End lines; their patients and returnees move to `person_status[kind]`.
+
+    `person_status` maps "patient" and "returnee" to a status, or to a function of the line
+    that returns one (the outcome of a crossing decides it per person)."""
+    for line in lines:
+        line.is_open = False
+        line.end_reason = end_reason
+        line.save(update_fields=["is_open", "end_reason", "outcome"])
+        target = person_status.get(line.kind)
+        if callable(target):
+            target = target(line)
+        if line.patient_id and target:
+            patient_move(patient=line.patient, to=target)
+        elif line.returnee_id and target:
+            returnee_move(returnee=line.returnee, to=target)
+
+
+BACK_TO_QUEUE = {"patient": PatientStatus.WAITING, "returnee": ReturneeStatus.WAITING}
+
+
+def recipients(batch: Batch, action: str) -> list:
+    """Coordinators, the staff of the staging facility, and auditors for a cancellation."""
+    who = Q(groups__name=Role.COORDINATOR) | Q(
+        groups__name=Role.HOSPITAL_STAFF, facility_id=batch.staging_facility_id
+    )
+    if action == Action.CANCEL:
+        who |= Q(groups__name=Role.AUDITOR)
+    return list(get_user_model().objects.filter(who, is_active=True).distinct())
+
+
+def record_batch_event(
+    batch: Batch,
+    *,
+    action: str,
+    actor,
+    from_state: str,
+    notify: bool = True,
+    details: dict[str, Any] | None = None,
+    **reason: str,
+) -> Event:
+    event = record_event(
+        subject_type=SubjectType.BATCH,
+        subject_ref=batch.code,
+        batch_ref=batch.code,
+        subject_facility_id=batch.staging_facility_id,
+        action=action,
+        from_state=from_state,
+        to_state=batch.status,
+        actor=actor,
+        details=details,
+        **reason,
+    )
+    if notify:
+        notify_users(event=event, users=recipients(batch, action))
+    return event
+
+
+def record_line_event(
+    line: BatchMember, *, action: str, actor, from_state: str = "", to_state: str = "", **extra
+) -> Event:
+    return record_event(
+        subject_type=SubjectType.MEMBER,
+        subject_ref=f"{line.batch.code}#{line.pk}",
+        batch_ref=line.batch.code,
+        subject_facility_id=line.batch.staging_facility_id,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor,
+        details={"person": line.person_reference, "kind": line.kind, **extra},
+    )

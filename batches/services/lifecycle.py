@@ -1,0 +1,313 @@
+"""Batch transitions (DESIGN section 4). Each one: lock the batch, check the declared transition
+and the rules, change the rows, write exactly one Event and its notification rows, all in one
+transaction; notifications are delivered after commit."""
+
+from collections.abc import Mapping
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from casetracker.audit.models import Action
+from casetracker.errors import TransitionRefused
+from patients.models import Patient, PatientStatus, Returnee, ReturneeStatus
+from patients.services import patient_move, returnee_move
+
+from .. import states
+from ..models import (
+    CROSSING_PREFIX,
+    Batch,
+    BatchMember,
+    BatchStatus,
+    CancelReason,
+    Clearance,
+    Crossing,
+    Direction,
+    EndReason,
+    InformationSource,
+    Outcome,
+)
+from .common import (
+    BACK_TO_QUEUE,
+    close_lines,
+    lock_batch,
+    lock_people,
+    open_lines,
+    record_batch_event,
+)
+from .rules import clear_problems, prepare_problems
+
+
+def _next_code(crossing: str, planned_date: date) -> str:
+    prefix = f"{CROSSING_PREFIX[crossing]}-{planned_date.isoformat()}-"
+    taken = Batch.objects.filter(code__startswith=prefix).values_list("code", flat=True)
+    numbers = [int(code.rsplit("-", 1)[1]) for code in taken]
+    return f"{prefix}{max(numbers, default=0) + 1}"
+
+
+def _insert_batch(**fields) -> Batch:
+    """Insert with the next free code; retried when another coordinator took it meanwhile."""
+    for _ in range(5):
+        batch = Batch(code=_next_code(fields["crossing"], fields["planned_date"]), **fields)
+        try:
+            with transaction.atomic():
+                batch.save()
+            return batch
+        except IntegrityError:
+            if not Batch.objects.filter(code=batch.code).exists():
+                raise
+    raise TransitionRefused("could not allocate a batch code; try again")
+
+
+@transaction.atomic
+def batch_create(
+    *,
+    actor,
+    direction: str,
+    planned_date: date,
+    staging_facility,
+    crossing: str = Crossing.RAFAH,
+) -> Batch:
+    """Open a draft batch for a day. Its code reads crossing, date and the day's sequence."""
+    if direction not in Direction.values:
+        raise ValidationError({"direction": f"must be one of {Direction.values}"})
+    if crossing not in Crossing.values:
+        raise ValidationError({"crossing": f"must be one of {Crossing.values}"})
+    batch = _insert_batch(
+        crossing=crossing,
+        direction=direction,
+        planned_date=planned_date,
+        staging_facility=staging_facility,
+        created_by=actor,
+    )
+    record_batch_event(batch, action=Action.CREATE, actor=actor, from_state="", notify=False)
+    return batch
+
+
+def _move(batch: Batch, name: str, actor, *, details: dict | None = None, **reason) -> Batch:
+    from_state = batch.status
+    batch.status = states.TRANSITIONS[name].target
+    batch.save()
+    record_batch_event(
+        batch, action=name, actor=actor, from_state=from_state, details=details, **reason
+    )
+    return batch
+
+
+@transaction.atomic
+def batch_prepare(*, batch: Batch, actor) -> Batch:
+    """Draft -> prepared: every patient eligible and ready, companions within the limit, every
+    child with a guardian, and the day's agreed quota not exceeded."""
+    batch = lock_batch(batch)
+    states.check("prepare", batch)
+    lines = list(open_lines(batch))
+    problems = prepare_problems(batch, lines)
+    if problems:
+        raise TransitionRefused(problems)
+    return _move(batch, "prepare", actor, details=_counts(lines))
+
+
+@transaction.atomic
+def batch_reopen(*, batch: Batch, actor) -> Batch:
+    """Prepared -> draft, to change the list before it is submitted."""
+    batch = lock_batch(batch)
+    states.check("reopen", batch)
+    return _move(batch, "reopen", actor)
+
+
+@transaction.atomic
+def batch_submit(*, batch: Batch, actor) -> Batch:
+    """Prepared -> submitted: the list went to the border authority for security vetting."""
+    batch = lock_batch(batch)
+    states.check("submit", batch)
+    return _move(batch, "submit", actor, details=_counts(list(open_lines(batch))))
+
+
+@transaction.atomic
+def batch_clear(*, batch: Batch, actor) -> Batch:
+    """Submitted -> cleared. Rejected people do not travel: a rejected patient goes back to the
+    queue with their companions, keeping their registration time."""
+    batch = lock_batch(batch)
+    states.check("clear", batch)
+    lock_people(batch)
+    lines = list(open_lines(batch))
+    problems = clear_problems(batch, lines)
+    if problems:
+        raise TransitionRefused(problems)
+    rejected_patients = {
+        line.patient_id
+        for line in lines
+        if line.patient_id and line.clearance == Clearance.REJECTED
+    }
+    staying = [
+        line
+        for line in lines
+        if line.clearance == Clearance.REJECTED
+        or (line.companion_id and line.companion.patient_id in rejected_patients)
+    ]
+    close_lines(staying, EndReason.REJECTED, person_status=BACK_TO_QUEUE)
+    travelling = [line for line in lines if line not in staying]
+    details = _counts(travelling)
+    details["not_cleared"] = [line.person_reference for line in staying]
+    return _move(batch, "clear", actor, details=details)
+
+
+@transaction.atomic
+def batch_depart(*, batch: Batch, actor) -> Batch:
+    """Cleared -> in transit: the ambulances left the staging facility."""
+    batch = lock_batch(batch)
+    states.check("depart", batch)
+    lines = list(open_lines(batch))
+    main = "patient" if batch.direction == Direction.EXIT else "returnee"
+    if not any(line.kind == main for line in lines):
+        raise TransitionRefused(f"batch {batch.code} has no {main} cleared to travel: cancel it")
+    return _move(batch, "depart", actor, details=_counts(lines))
+
+
+def _crossed_status(line: BatchMember) -> str:
+    crossed = line.outcome == Outcome.CROSSED
+    if line.kind == "patient":
+        return PatientStatus.EVACUATED if crossed else PatientStatus.WAITING
+    return ReturneeStatus.RETURNED if crossed else ReturneeStatus.WAITING
+
+
+@transaction.atomic
+def batch_cross(*, batch: Batch, actor, outcomes: Mapping[int, str]) -> Batch:
+    """In transit -> crossed, with the outcome of every person on board (line id -> outcome).
+    Patients who crossed are evacuated; the others go back to the queue in their old place."""
+    batch = lock_batch(batch)
+    states.check("cross", batch)
+    lock_people(batch)
+    lines = list(open_lines(batch))
+    on_board = {line.pk for line in lines}
+    errors = {}
+    unknown = sorted(set(outcomes) - on_board)
+    if unknown:
+        errors["outcomes"] = f"lines {unknown} are not on board batch {batch.code}"
+    missing = [line.reference for line in lines if line.pk not in outcomes]
+    if missing:
+        errors["outcomes"] = f"no outcome for {', '.join(missing)}"
+    invalid = {k: v for k, v in outcomes.items() if v not in Outcome.values}
+    if invalid:
+        errors["outcomes"] = f"unknown outcomes {invalid}; use one of {Outcome.values}"
+    if errors:
+        raise ValidationError(errors)
+    for line in lines:
+        line.outcome = outcomes[line.pk]
+    close_lines(
+        lines,
+        EndReason.COMPLETED,
+        person_status={"patient": _crossed_status, "returnee": _crossed_status},
+    )
+    details = _counts(lines)
+    details["outcomes"] = {
+        outcome: sum(1 for line in lines if line.outcome == outcome) for outcome in Outcome.values
+    }
+    return _move(batch, "cross", actor, details=details)
+
+
+@transaction.atomic
+def batch_cancel(*, batch: Batch, actor, reason_code: str, reason_text: str, source: str) -> Batch:
+    """Any open state -> cancelled, with a reason code, a text and who informed us. Everyone on
+    board goes back to the queue with their place kept; everyone concerned is notified."""
+    errors = {}
+    if reason_code not in CancelReason.values:
+        errors["reason_code"] = f"must be one of {CancelReason.values}"
+    if not (reason_text or "").strip():
+        errors["reason_text"] = "say what happened, even if no reason was given"
+    if source not in InformationSource.values:
+        errors["source"] = f"must be one of {InformationSource.values}"
+    if errors:
+        raise ValidationError(errors)
+    batch = lock_batch(batch)
+    states.check("cancel", batch)
+    lock_people(batch)
+    lines = list(open_lines(batch))
+    close_lines(lines, EndReason.CANCELLED, person_status=BACK_TO_QUEUE)
+    batch.cancel_reason_code = reason_code
+    batch.cancel_reason_text = reason_text.strip()
+    batch.cancel_source = source
+    batch.cancelled_from = batch.status
+    batch.cancelled_at = timezone.now()
+    return _move(
+        batch,
+        "cancel",
+        actor,
+        details=_counts(lines),
+        reason_code=reason_code,
+        reason_text=batch.cancel_reason_text,
+        source=source,
+    )
+
+
+@transaction.atomic
+def batch_reschedule(*, batch: Batch, actor, planned_date: date, staging_facility=None) -> Batch:
+    """A cancelled batch -> a new draft with the same people, for another day. People who since
+    joined another batch, or are no longer waiting, are left out and listed in the event."""
+    if planned_date < timezone.localdate():
+        raise ValidationError({"planned_date": "the new date is in the past"})
+    old = lock_batch(batch)
+    if old.status != BatchStatus.CANCELLED:
+        raise TransitionRefused(
+            f"batch {old.code} is {old.status}: only a cancelled batch is rescheduled"
+        )
+    if Batch.objects.filter(rescheduled_from=old).exists():
+        raise TransitionRefused(
+            f"batch {old.code} was already rescheduled as {old.rescheduled_as.code}"
+        )
+    new = _insert_batch(
+        crossing=old.crossing,
+        direction=old.direction,
+        planned_date=planned_date,
+        staging_facility=staging_facility or old.staging_facility,
+        rescheduled_from=old,
+        created_by=actor,
+    )
+    carried, skipped = _carry_people(old, new)
+    return _reschedule_event(new, old, actor, carried, skipped)
+
+
+def _carry_people(old: Batch, new: Batch) -> tuple[list[BatchMember], list[str]]:
+    carried, skipped = [], []
+    previous = old.members.filter(end_reason=EndReason.CANCELLED).select_related(
+        "patient", "companion__patient", "returnee"
+    )
+    patients_back = set()
+    for line in previous.order_by("id"):
+        if line.patient_id:
+            patient = Patient.objects.select_for_update().get(pk=line.patient_id)
+            if patient.status != PatientStatus.WAITING:
+                skipped.append(line.person_reference)
+                continue
+            patient_move(patient=patient, to=PatientStatus.SCHEDULED)
+            carried.append(BatchMember.objects.create(batch=new, patient=patient))
+            patients_back.add(patient.pk)
+        elif line.returnee_id:
+            returnee = Returnee.objects.select_for_update().get(pk=line.returnee_id)
+            if returnee.status != ReturneeStatus.WAITING:
+                skipped.append(line.person_reference)
+                continue
+            returnee_move(returnee=returnee, to=ReturneeStatus.SCHEDULED)
+            carried.append(BatchMember.objects.create(batch=new, returnee=returnee))
+    for line in previous.filter(companion__isnull=False).order_by("id"):
+        if line.companion.patient_id in patients_back:
+            carried.append(BatchMember.objects.create(batch=new, companion=line.companion))
+        else:
+            skipped.append(line.person_reference)
+    return carried, skipped
+
+
+def _reschedule_event(new: Batch, old: Batch, actor, carried, skipped) -> Batch:
+    details = _counts(carried)
+    details.update(rescheduled_from=old.code, left_out=skipped)
+    record_batch_event(new, action=Action.RESCHEDULE, actor=actor, from_state="", details=details)
+    return new
+
+
+def _counts(lines: list[BatchMember]) -> dict:
+    return {
+        "patients": sum(1 for line in lines if line.patient_id),
+        "companions": sum(1 for line in lines if line.companion_id),
+        "returnees": sum(1 for line in lines if line.returnee_id),
+    }

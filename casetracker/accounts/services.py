@@ -1,0 +1,44 @@
+"""Writes on accounts: creating a user with a role."""
+
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from .models import Facility, User
+from .roles import GROUP_ROLES, Role
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    facility: Facility | None = None,
+    email: str = "",
+    preferred_language: str = "en",
+    validate: bool = True,
+) -> User:
+    """Create an active staff account in one role. Hospital staff must have a facility."""
+    if role not in GROUP_ROLES:
+        raise ValidationError({"role": f"unknown role {role!r}; use one of {list(GROUP_ROLES)}"})
+    if role == Role.HOSPITAL_STAFF and facility is None:
+        raise ValidationError({"facility": "hospital staff need a facility"})
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": f"a user named {username!r} already exists"})
+    user = User(
+        username=username,
+        email=email,
+        facility=facility if role == Role.HOSPITAL_STAFF else None,
+        preferred_language=preferred_language,
+        # Staff status opens the admin; what each role may do there is decided by role.
+        is_staff=True,
+    )
+    if validate:
+        validate_password(password, user)
+    user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    user.groups.add(Group.objects.get_or_create(name=role.value)[0])
+    return user

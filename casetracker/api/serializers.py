@@ -1,0 +1,67 @@
+from rest_framework import serializers
+
+from casetracker.accounts.models import Facility
+from casetracker.audit.models import Event
+from casetracker.notifications.messages import render_event_message
+from casetracker.notifications.models import Notification
+
+
+class FacilitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Facility
+        fields = ["code", "name_en", "name_ar", "kind", "governorate", "is_active"]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor_facility = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "created_at",
+            "subject_type",
+            "subject_ref",
+            "batch_ref",
+            "action",
+            "from_state",
+            "to_state",
+            "actor",
+            "actor_role",
+            "actor_facility",
+            "reason_code",
+            "reason_text",
+            "source",
+            "channel",
+            "request_id",
+            "details",
+            "prev_hash",
+            "hash",
+        ]
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    subject = serializers.SerializerMethodField()
+    batch = serializers.CharField(source="event.batch_ref", read_only=True)
+    action = serializers.CharField(source="event.action", read_only=True)
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "channel",
+            "status",
+            "language",
+            "subject",
+            "batch",
+            "action",
+            "attempts",
+            "last_error",
+            "created_at",
+            "sent_at",
+            "read_at",
+        ]
+
+    def get_subject(self, obj: Notification) -> str:
+        return render_event_message(obj.event, obj.language).subject

@@ -1,0 +1,94 @@
+import django_filters
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from casetracker.accounts.models import Facility
+from casetracker.accounts.permissions import READ_ROLES
+from casetracker.audit.models import Action, Event, SubjectType
+from casetracker.notifications.models import Notification, NotificationChannel
+from casetracker.notifications.services import notification_mark_read
+
+from .pagination import NewestFirstCursorPagination
+from .serializers import EventSerializer, FacilitySerializer, NotificationSerializer
+
+
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for an API token."""
+
+    permission_classes = [AllowAny]  # the credentials in the body are the authentication
+
+
+class FacilityViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = FacilitySerializer
+    lookup_field = "code"
+    filterset_fields = ["kind", "governorate", "is_active"]
+
+    def get_queryset(self):
+        return Facility.objects.visible_to(self.request.user)
+
+
+class EventFilter(django_filters.FilterSet):
+    subject_type = django_filters.ChoiceFilter(choices=SubjectType.choices)
+    subject = django_filters.CharFilter(field_name="subject_ref")
+    batch = django_filters.CharFilter(field_name="batch_ref")
+    action = django_filters.ChoiceFilter(choices=Action.choices)
+    reason = django_filters.CharFilter(field_name="reason_code")
+    source = django_filters.CharFilter(field_name="source")
+    date_from = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
+    date_to = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
+
+    class Meta:
+        model = Event
+        fields = ["subject_type", "subject", "batch", "action", "reason", "source"]
+
+
+class EventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit log: every state change, newest first."""
+
+    serializer_class = EventSerializer
+    filterset_class = EventFilter
+    pagination_class = NewestFirstCursorPagination
+
+    def get_queryset(self):
+        return Event.objects.visible_to(self.request.user).select_related("actor", "actor_facility")
+
+
+class NotificationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """The signed-in user's inbox (coordinators and admins see every notification)."""
+
+    serializer_class = NotificationSerializer
+    filterset_fields = ["status", "channel"]
+    # Everyone signed in reads and marks their own inbox, auditors included.
+    action_roles = {"read": READ_ROLES}
+
+    def get_queryset(self):
+        qs = Notification.objects.visible_to(self.request.user).select_related("event")
+        # Lists and marking read are about one's own inbox; `?mine=0` shows everything visible.
+        mine = self.request.query_params.get("mine") != "0"
+        if self.action == "read" or (self.action in ("list", "unread_count") and mine):
+            qs = qs.filter(recipient=self.request.user)
+        return qs
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def read(self, request, pk=None):
+        notification = notification_mark_read(notification=self.get_object(), user=request.user)
+        return Response(self.get_serializer(notification).data)
+
+    @extend_schema(
+        responses=inline_serializer("UnreadCount", {"unread": serializers.IntegerField()})
+    )
+    @action(detail=False, methods=["get"], url_path="unread-count")
+    def unread_count(self, request):
+        count = (
+            self.get_queryset()
+            .filter(channel=NotificationChannel.INBOX, read_at__isnull=True)
+            .count()
+        )
+        return Response({"unread": count})

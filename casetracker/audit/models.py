@@ -1,0 +1,122 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .context import Channel
+
+
+class SubjectType(models.TextChoices):
+    BATCH = "batch", _("batch")
+    MEMBER = "member", _("manifest line")
+    PATIENT = "patient", _("patient")
+    REFERRAL = "referral", _("referral")
+    RETURNEE = "returnee", _("returnee")
+
+
+class Action(models.TextChoices):
+    CREATE = "create", _("created")
+    REGISTER = "register", _("registered")
+    ADD_MEMBER = "add_member", _("person added")
+    REMOVE_MEMBER = "remove_member", _("person removed")
+    CLEARANCE = "clearance", _("clearance recorded")
+    PREPARE = "prepare", _("prepared")
+    REOPEN = "reopen", _("reopened")
+    SUBMIT = "submit", _("submitted for security vetting")
+    CLEAR = "clear", _("cleared")
+    DEPART = "depart", _("departed")
+    CROSS = "cross", _("crossed")
+    CANCEL = "cancel", _("cancelled")
+    RESCHEDULE = "reschedule", _("rescheduled")
+    STATUS_CHANGE = "status_change", _("status changed")
+    REFERRAL_DECISION = "referral_decision", _("referral decision")
+    READINESS_UPDATE = "readiness_update", _("readiness updated")
+
+
+class EventQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "EventQuerySet":
+        # Imported here: roles live beside this app, and the check is the same for every model.
+        from casetracker.accounts.roles import Role, user_role
+
+        role = user_role(user)
+        if role in (Role.COORDINATOR, Role.AUDITOR, Role.ADMIN):
+            return self
+        if role is Role.HOSPITAL_STAFF and user.facility_id:
+            return self.filter(subject_facility_id=user.facility_id)
+        return self.none()
+
+
+class Event(models.Model):
+    """Append-only audit record of a state change. Holds references, never names or IDs."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    subject_type = models.CharField(max_length=20, choices=SubjectType.choices)
+    subject_ref = models.CharField(
+        max_length=64, db_index=True, help_text="case reference, batch code or line reference"
+    )
+    batch_ref = models.CharField(max_length=64, blank=True, db_index=True)
+    action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_role = models.CharField(max_length=20, blank=True)
+    actor_facility = models.ForeignKey(
+        "accounts.Facility", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    subject_facility = models.ForeignKey(
+        "accounts.Facility",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="facility the subject belongs to (scopes what hospital staff see)",
+    )
+    reason_code = models.CharField(max_length=32, blank=True, db_index=True)
+    reason_text = models.TextField(max_length=2000, blank=True)
+    source = models.CharField(max_length=32, blank=True)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    request_id = models.CharField(max_length=64, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["subject_type", "subject_ref"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(subject_type__in=SubjectType.values), name="event_subject_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(action__in=Action.values), name="event_action_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel__in=[c for c, _ in Channel.choices]),
+                name="event_channel_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject_ref} {self.action} {self.from_state}->{self.to_state}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("audit events are append-only")
+
+
+class ChainHead(models.Model):
+    """One row, locked while an event is appended, so the hash chain has no forks."""
+
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return self.last_hash

@@ -1,0 +1,19 @@
+import logging
+
+from django.apps import AppConfig
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+class NotificationsConfig(AppConfig):
+    name = "casetracker.notifications"
+    label = "notifications"
+    verbose_name = "Notifications"
+
+    def ready(self) -> None:
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            logger.info(
+                "REDIS_URL is not set: Celery runs in eager mode, notifications are delivered "
+                "in the web process right after each commit."
+            )

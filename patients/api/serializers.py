@@ -1,0 +1,169 @@
+from rest_framework import serializers
+
+from casetracker.accounts.models import Facility
+from casetracker.accounts.roles import Role, user_role
+from casetracker.api.fields import ScopedSlugRelatedField
+
+from ..models import (
+    Companion,
+    Patient,
+    PatientStatus,
+    Readiness,
+    ReadinessChange,
+    Referral,
+    ReferralStatus,
+    Returnee,
+)
+
+
+def _facility_field(**kwargs):
+    return ScopedSlugRelatedField(slug_field="code", queryset=Facility.objects.all(), **kwargs)
+
+
+def _patient_field(**kwargs):
+    return ScopedSlugRelatedField(
+        slug_field="case_reference", queryset=Patient.objects.all(), **kwargs
+    )
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    facility = _facility_field()
+
+    class Meta:
+        model = Patient
+        fields = [
+            "case_reference",
+            "name_latin",
+            "name_arabic",
+            "national_id",
+            "date_of_birth",
+            "sex",
+            "phone",
+            "facility",
+            "priority",
+            "clinical_category",
+            "diagnosis",
+            "needs_stretcher",
+            "needs_wheelchair",
+            "needs_oxygen",
+            "needs_incubator",
+            "needs_escort_nurse",
+            "status",
+            "registered_at",
+        ]
+        read_only_fields = ["case_reference", "status", "registered_at"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        # Auditors review what happened, not why a person is ill.
+        if request is not None and user_role(request.user) is Role.AUDITOR:
+            data.pop("diagnosis", None)
+        return data
+
+
+class PatientStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[PatientStatus.DECEASED, PatientStatus.WITHDRAWN])
+    reason_text = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class CompanionSerializer(serializers.ModelSerializer):
+    patient = _patient_field()
+
+    class Meta:
+        model = Companion
+        fields = [
+            "id",
+            "patient",
+            "name_latin",
+            "name_arabic",
+            "national_id",
+            "date_of_birth",
+            "sex",
+            "relationship",
+            "is_guardian",
+        ]
+
+
+class CompanionUpdateSerializer(CompanionSerializer):
+    patient = serializers.SlugRelatedField(slug_field="case_reference", read_only=True)
+
+
+class ReferralSerializer(serializers.ModelSerializer):
+    patient = _patient_field()
+    referring_facility = _facility_field()
+
+    class Meta:
+        model = Referral
+        fields = [
+            "id",
+            "patient",
+            "number",
+            "specialty",
+            "referring_facility",
+            "destination_country",
+            "destination_hospital",
+            "issued_on",
+            "expires_on",
+            "status",
+        ]
+        read_only_fields = ["status"]
+
+
+class ReferralDecisionSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=[ReferralStatus.APPROVED, ReferralStatus.REJECTED, ReferralStatus.EXPIRED]
+    )
+
+
+class ReadinessSerializer(serializers.ModelSerializer):
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Readiness
+        fields = [
+            "fit_to_travel",
+            "documents_ready",
+            "companions_present",
+            "transport_confirmed",
+            "note",
+            "updated_by",
+            "updated_at",
+        ]
+        read_only_fields = ["updated_by", "updated_at"]
+        extra_kwargs = {name: {"required": False} for name in fields}
+
+
+class ReadinessChangeSerializer(serializers.ModelSerializer):
+    changed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ReadinessChange
+        fields = ["changed_by", "changed_at", "old", "new"]
+
+
+class ReadinessStateSerializer(serializers.Serializer):
+    current = ReadinessSerializer()
+    history = ReadinessChangeSerializer(many=True)
+
+
+class ReturneeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Returnee
+        fields = [
+            "reference",
+            "name_latin",
+            "name_arabic",
+            "national_id",
+            "date_of_birth",
+            "sex",
+            "phone",
+            "left_on",
+            "status",
+            "registered_at",
+        ]
+        read_only_fields = ["reference", "status", "registered_at"]
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason_text = serializers.CharField(max_length=2000, required=False, allow_blank=True)

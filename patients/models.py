@@ -1,0 +1,320 @@
+import secrets
+from datetime import date
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from casetracker.accounts.roles import Role, user_role
+
+# No 0/O, 1/I/L: references are read aloud over bad phone lines.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def new_reference(prefix: str) -> str:
+    return prefix + "-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+
+
+def new_case_reference() -> str:
+    return new_reference("EV")
+
+
+def new_returnee_reference() -> str:
+    return new_reference("RT")
+
+
+def age_on(date_of_birth: date, on: date) -> int:
+    before_birthday = (on.month, on.day) < (date_of_birth.month, date_of_birth.day)
+    return on.year - date_of_birth.year - before_birthday
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", _("female")
+    MALE = "male", _("male")
+
+
+class Priority(models.TextChoices):
+    CRITICAL = "critical", _("critical")
+    URGENT = "urgent", _("urgent")
+    ROUTINE = "routine", _("routine")
+
+
+PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.URGENT: 1, Priority.ROUTINE: 2}
+
+
+class ClinicalCategory(models.TextChoices):
+    ONCOLOGY = "oncology", _("oncology")
+    CARDIAC = "cardiac", _("cardiac")
+    RENAL = "renal", _("renal")
+    TRAUMA = "trauma", _("trauma")
+    PAEDIATRIC = "paediatric", _("paediatric")
+    OTHER = "other", _("other")
+
+
+class PatientStatus(models.TextChoices):
+    WAITING = "waiting", _("waiting")
+    SCHEDULED = "scheduled", _("scheduled")
+    EVACUATED = "evacuated", _("evacuated")
+    DECEASED = "deceased", _("deceased")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+class PersonFields(models.Model):
+    """Identity fields shared by patients, companions and returnees."""
+
+    name_latin = models.CharField(_("full name (Latin)"), max_length=200)
+    name_arabic = models.CharField(_("full name (Arabic)"), max_length=200)
+    national_id = models.CharField(_("national ID"), max_length=20)
+    date_of_birth = models.DateField()
+    sex = models.CharField(max_length=10, choices=Sex.choices)
+
+    class Meta:
+        abstract = True
+
+
+def _facility_scoped(qs, user, facility_path: str):
+    role = user_role(user)
+    if role in (Role.COORDINATOR, Role.AUDITOR, Role.ADMIN):
+        return qs
+    if role is Role.HOSPITAL_STAFF and user.facility_id:
+        return qs.filter(**{facility_path: user.facility_id})
+    return qs.none()
+
+
+class PatientQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "PatientQuerySet":
+        return _facility_scoped(self, user, "facility_id")
+
+    def queue_order(self) -> "PatientQuerySet":
+        """Most urgent first; within a priority, who registered first."""
+        rank = models.Case(
+            *(models.When(priority=p, then=models.Value(r)) for p, r in PRIORITY_RANK.items()),
+            output_field=models.IntegerField(),
+        )
+        return self.alias(priority_rank=rank).order_by("priority_rank", "registered_at", "id")
+
+
+class Patient(PersonFields):
+    case_reference = models.CharField(
+        max_length=12, unique=True, default=new_case_reference, editable=False
+    )
+    phone = models.CharField(max_length=20, blank=True)
+    facility = models.ForeignKey(
+        "accounts.Facility", on_delete=models.PROTECT, related_name="patients"
+    )
+    priority = models.CharField(max_length=10, choices=Priority.choices)
+    clinical_category = models.CharField(max_length=12, choices=ClinicalCategory.choices)
+    diagnosis = models.TextField(_("diagnosis (clinical detail)"), max_length=4000, blank=True)
+    needs_stretcher = models.BooleanField(default=False)
+    needs_wheelchair = models.BooleanField(default=False)
+    needs_oxygen = models.BooleanField(default=False)
+    needs_incubator = models.BooleanField(default=False)
+    needs_escort_nurse = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=10, choices=PatientStatus.choices, default=PatientStatus.WAITING
+    )
+    registered_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["registered_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=PatientStatus.values), name="patient_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=Priority.values), name="patient_priority_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(clinical_category__in=ClinicalCategory.values),
+                name="patient_category_valid",
+            ),
+            models.CheckConstraint(condition=Q(sex__in=Sex.values), name="patient_sex_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.case_reference
+
+    def is_child_on(self, on: date) -> bool:
+        return age_on(self.date_of_birth, on) < settings.ADULT_AGE
+
+
+class CompanionQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CompanionQuerySet":
+        return _facility_scoped(self, user, "patient__facility_id")
+
+
+class Companion(PersonFields):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="companions")
+    relationship = models.CharField(max_length=50)
+    is_guardian = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = CompanionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(sex__in=Sex.values), name="companion_sex_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"companion #{self.pk} of {self.patient.case_reference}"
+
+    def is_adult_on(self, on: date) -> bool:
+        return age_on(self.date_of_birth, on) >= settings.ADULT_AGE
+
+
+class ReferralStatus(models.TextChoices):
+    PENDING = "pending", _("pending")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+    EXPIRED = "expired", _("expired")
+
+
+class ReferralQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ReferralQuerySet":
+        return _facility_scoped(self, user, "patient__facility_id")
+
+    def valid_on(self, on: date) -> "ReferralQuerySet":
+        """Approved referrals that have not expired on that date."""
+        return self.filter(status=ReferralStatus.APPROVED).filter(
+            Q(expires_on__isnull=True) | Q(expires_on__gte=on)
+        )
+
+
+class Referral(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="referrals")
+    number = models.CharField(max_length=40, unique=True)
+    specialty = models.CharField(max_length=100)
+    referring_facility = models.ForeignKey(
+        "accounts.Facility", on_delete=models.PROTECT, related_name="referrals_issued"
+    )
+    destination_country = models.CharField(max_length=100)
+    destination_hospital = models.CharField(max_length=200, blank=True)
+    issued_on = models.DateField()
+    expires_on = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ReferralStatus.choices, default=ReferralStatus.PENDING
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ReferralQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ReferralStatus.values), name="referral_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=True) | Q(expires_on__gte=models.F("issued_on")),
+                name="referral_expires_after_issue",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+READINESS_FLAGS = ("fit_to_travel", "documents_ready", "companions_present", "transport_confirmed")
+
+
+class ReadinessQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ReadinessQuerySet":
+        return _facility_scoped(self, user, "patient__facility_id")
+
+
+class Readiness(models.Model):
+    """Current readiness of a patient, as reported by the staff of their facility."""
+
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="readiness")
+    fit_to_travel = models.BooleanField(default=False)
+    documents_ready = models.BooleanField(default=False)
+    companions_present = models.BooleanField(default=False)
+    transport_confirmed = models.BooleanField(
+        _("transport needs confirmed"),
+        default=False,
+        help_text=_("stretcher, oxygen, wheelchair and escort arranged as needed"),
+    )
+    note = models.CharField(max_length=500, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = ReadinessQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "readiness"
+
+    def __str__(self) -> str:
+        return f"readiness of {self.patient.case_reference}"
+
+    def snapshot(self) -> dict:
+        return {name: getattr(self, name) for name in (*READINESS_FLAGS, "note")}
+
+
+class ReadinessChange(models.Model):
+    """History: one row per update, with the values before and after."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="readiness_history")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    old = models.JSONField(default=dict)
+    new = models.JSONField(default=dict)
+
+    objects = ReadinessQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"readiness change of {self.patient_id} at {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class ReturneeStatus(models.TextChoices):
+    WAITING = "waiting", _("waiting")
+    SCHEDULED = "scheduled", _("scheduled")
+    RETURNED = "returned", _("returned")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+class ReturneeQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ReturneeQuerySet":
+        # Returnees belong to no facility: hospital staff have no business with them.
+        if user_role(user) in (Role.COORDINATOR, Role.AUDITOR, Role.ADMIN):
+            return self
+        return self.none()
+
+
+class Returnee(PersonFields):
+    reference = models.CharField(
+        max_length=12, unique=True, default=new_returnee_reference, editable=False
+    )
+    phone = models.CharField(max_length=20, blank=True)
+    left_on = models.DateField(_("date they left"))
+    status = models.CharField(
+        max_length=10, choices=ReturneeStatus.choices, default=ReturneeStatus.WAITING
+    )
+    registered_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = ReturneeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["registered_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ReturneeStatus.values), name="returnee_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(sex__in=Sex.values), name="returnee_sex_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference

@@ -1,0 +1,321 @@
+"""Every write on patients, companions, referrals, readiness and returnees.
+
+Each function runs in one transaction, locks the rows it changes and writes its audit event.
+"""
+
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from casetracker.audit.models import Action, SubjectType
+from casetracker.audit.services import record_event
+from casetracker.errors import TransitionRefused, check_transition
+
+from .models import (
+    READINESS_FLAGS,
+    Companion,
+    Patient,
+    PatientStatus,
+    Readiness,
+    ReadinessChange,
+    Referral,
+    ReferralStatus,
+    Returnee,
+    ReturneeStatus,
+)
+from .states import PATIENT_TRANSITIONS, RETURNEE_TRANSITIONS
+
+PATIENT_EDITABLE = (
+    "name_latin",
+    "name_arabic",
+    "national_id",
+    "date_of_birth",
+    "sex",
+    "phone",
+    "facility",
+    "priority",
+    "clinical_category",
+    "diagnosis",
+    "needs_stretcher",
+    "needs_wheelchair",
+    "needs_oxygen",
+    "needs_incubator",
+    "needs_escort_nurse",
+)
+COMPANION_EDITABLE = (
+    "name_latin",
+    "name_arabic",
+    "national_id",
+    "date_of_birth",
+    "sex",
+    "relationship",
+    "is_guardian",
+)
+REFERRAL_EDITABLE = (
+    "number",
+    "specialty",
+    "referring_facility",
+    "destination_country",
+    "destination_hospital",
+    "issued_on",
+    "expires_on",
+)
+RETURNEE_EDITABLE = (
+    "name_latin",
+    "name_arabic",
+    "national_id",
+    "date_of_birth",
+    "sex",
+    "phone",
+    "left_on",
+)
+
+
+def _assign(instance, data: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = set(data) - set(allowed)
+    if unknown:
+        raise ValidationError({name: "this field cannot be set here" for name in sorted(unknown)})
+    for name, value in data.items():
+        setattr(instance, name, value)
+
+
+def _no_future_birth(value: date | None) -> None:
+    if value and value > timezone.localdate():
+        raise ValidationError({"date_of_birth": "date of birth is in the future"})
+
+
+# --- Patients -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def patient_register(*, actor, **data: Any) -> Patient:
+    """Register a case. It joins the waiting queue at the time of registration."""
+    patient = Patient()
+    _assign(patient, data, PATIENT_EDITABLE)
+    _no_future_birth(patient.date_of_birth)
+    patient.full_clean()
+    patient.save()
+    Readiness.objects.create(patient=patient, updated_by=actor)
+    record_event(
+        subject_type=SubjectType.PATIENT,
+        subject_ref=patient.case_reference,
+        subject_facility_id=patient.facility_id,
+        action=Action.REGISTER,
+        to_state=patient.status,
+        actor=actor,
+        details={"priority": patient.priority, "category": patient.clinical_category},
+    )
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, actor, **data: Any) -> Patient:
+    """Change a case's details (not its status: that moves only through batches or
+    `patient_set_status`)."""
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    _assign(patient, data, PATIENT_EDITABLE)
+    _no_future_birth(patient.date_of_birth)
+    patient.full_clean()
+    patient.save()
+    return patient
+
+
+def patient_move(*, patient: Patient, to: str) -> str:
+    """Move a locked patient along the declared transitions; returns the old status.
+    Called by the batch services inside their transaction."""
+    check_transition(PATIENT_TRANSITIONS, patient.status, to, f"patient {patient.case_reference}")
+    old = patient.status
+    patient.status = to
+    patient.save(update_fields=["status", "updated_at"])
+    return old
+
+
+@transaction.atomic
+def patient_set_status(*, patient: Patient, status: str, actor, reason_text: str = "") -> Patient:
+    """Record a death or a withdrawal of a waiting patient."""
+    if status not in (PatientStatus.DECEASED, PatientStatus.WITHDRAWN):
+        raise ValidationError({"status": "only deceased or withdrawn can be recorded directly"})
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    if patient.status == PatientStatus.SCHEDULED:
+        raise TransitionRefused(
+            f"patient {patient.case_reference} is in an open batch: remove them from it first"
+        )
+    old = patient_move(patient=patient, to=status)
+    record_event(
+        subject_type=SubjectType.PATIENT,
+        subject_ref=patient.case_reference,
+        subject_facility_id=patient.facility_id,
+        action=Action.STATUS_CHANGE,
+        from_state=old,
+        to_state=status,
+        actor=actor,
+        reason_text=reason_text,
+    )
+    return patient
+
+
+# --- Companions -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def companion_add(*, patient: Patient, actor, **data: Any) -> Companion:
+    companion = Companion(patient=patient)
+    _assign(companion, data, COMPANION_EDITABLE)
+    _no_future_birth(companion.date_of_birth)
+    if companion.is_guardian and not companion.is_adult_on(timezone.localdate()):
+        raise ValidationError({"is_guardian": "a guardian must be an adult"})
+    companion.full_clean()
+    companion.save()
+    return companion
+
+
+@transaction.atomic
+def companion_update(*, companion: Companion, actor, **data: Any) -> Companion:
+    companion = Companion.objects.select_for_update().get(pk=companion.pk)
+    _assign(companion, data, COMPANION_EDITABLE)
+    _no_future_birth(companion.date_of_birth)
+    if companion.is_guardian and not companion.is_adult_on(timezone.localdate()):
+        raise ValidationError({"is_guardian": "a guardian must be an adult"})
+    companion.full_clean()
+    companion.save()
+    return companion
+
+
+# --- Referrals ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def referral_create(*, patient: Patient, actor, **data: Any) -> Referral:
+    referral = Referral(patient=patient)
+    _assign(referral, data, REFERRAL_EDITABLE)
+    if referral.expires_on and referral.issued_on and referral.expires_on < referral.issued_on:
+        raise ValidationError({"expires_on": "expiry date is before the issue date"})
+    referral.full_clean()
+    referral.save()
+    return referral
+
+
+REFERRAL_DECISIONS = {
+    ReferralStatus.PENDING: {ReferralStatus.APPROVED, ReferralStatus.REJECTED},
+    ReferralStatus.APPROVED: {ReferralStatus.EXPIRED},
+    ReferralStatus.REJECTED: set(),
+    ReferralStatus.EXPIRED: set(),
+}
+
+
+@transaction.atomic
+def referral_decide(*, referral: Referral, status: str, actor) -> Referral:
+    """Record the decision on a referral (approved, rejected, or expired)."""
+    if status not in ReferralStatus.values:
+        raise ValidationError({"status": f"unknown referral status {status!r}"})
+    referral = Referral.objects.select_for_update().select_related("patient").get(pk=referral.pk)
+    check_transition(REFERRAL_DECISIONS, referral.status, status, f"referral {referral.number}")
+    old, referral.status = referral.status, status
+    referral.save(update_fields=["status"])
+    record_event(
+        subject_type=SubjectType.REFERRAL,
+        subject_ref=referral.patient.case_reference,
+        subject_facility_id=referral.patient.facility_id,
+        action=Action.REFERRAL_DECISION,
+        from_state=old,
+        to_state=status,
+        actor=actor,
+        details={"referral_id": referral.pk},
+    )
+    return referral
+
+
+# --- Readiness ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def readiness_update(*, patient: Patient, actor, **changes: Any) -> Readiness:
+    """Record what the facility reports; the old and new values go to the history."""
+    allowed = (*READINESS_FLAGS, "note")
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise ValidationError({name: "not a readiness field" for name in sorted(unknown)})
+    readiness, _ = Readiness.objects.select_for_update().get_or_create(patient=patient)
+    old = readiness.snapshot()
+    for name, value in changes.items():
+        setattr(readiness, name, value)
+    readiness.full_clean(exclude=["patient", "updated_by"])
+    new = readiness.snapshot()
+    if new == old:
+        return readiness
+    readiness.updated_by = actor
+    readiness.updated_at = timezone.now()
+    readiness.save()
+    ReadinessChange.objects.create(
+        patient=patient, changed_by=actor, changed_at=readiness.updated_at, old=old, new=new
+    )
+    record_event(
+        subject_type=SubjectType.PATIENT,
+        subject_ref=patient.case_reference,
+        subject_facility_id=patient.facility_id,
+        action=Action.READINESS_UPDATE,
+        actor=actor,
+        # Flags only: the free-text note may hold clinical detail.
+        details={k: new[k] for k in READINESS_FLAGS if new[k] != old[k]},
+    )
+    return readiness
+
+
+# --- Returnees ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def returnee_register(*, actor, **data: Any) -> Returnee:
+    """Register a person to come back. Only people who left after the war began may return."""
+    returnee = Returnee()
+    _assign(returnee, data, RETURNEE_EDITABLE)
+    _no_future_birth(returnee.date_of_birth)
+    war_start = date.fromisoformat(settings.RETURN_ELIGIBLE_LEFT_AFTER)
+    if returnee.left_on and returnee.left_on < war_start:
+        raise ValidationError(
+            {"left_on": f"only people who left on or after {war_start.isoformat()} may return"}
+        )
+    if returnee.left_on and returnee.left_on > timezone.localdate():
+        raise ValidationError({"left_on": "date they left is in the future"})
+    returnee.full_clean()
+    returnee.save()
+    record_event(
+        subject_type=SubjectType.RETURNEE,
+        subject_ref=returnee.reference,
+        action=Action.REGISTER,
+        to_state=returnee.status,
+        actor=actor,
+    )
+    return returnee
+
+
+def returnee_move(*, returnee: Returnee, to: str) -> str:
+    check_transition(RETURNEE_TRANSITIONS, returnee.status, to, f"returnee {returnee.reference}")
+    old = returnee.status
+    returnee.status = to
+    returnee.save(update_fields=["status"])
+    return old
+
+
+@transaction.atomic
+def returnee_withdraw(*, returnee: Returnee, actor, reason_text: str = "") -> Returnee:
+    returnee = Returnee.objects.select_for_update().get(pk=returnee.pk)
+    if returnee.status == ReturneeStatus.SCHEDULED:
+        raise TransitionRefused(
+            f"returnee {returnee.reference} is in an open batch: remove them from it first"
+        )
+    old = returnee_move(returnee=returnee, to=ReturneeStatus.WITHDRAWN)
+    record_event(
+        subject_type=SubjectType.RETURNEE,
+        subject_ref=returnee.reference,
+        action=Action.STATUS_CHANGE,
+        from_state=old,
+        to_state=returnee.status,
+        actor=actor,
+        reason_text=reason_text,
+    )
+    return returnee

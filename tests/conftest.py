@@ -1,0 +1,99 @@
+import os
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests import factories
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _missing(what: str) -> None:
+    """A missing real service fails the run in CI and skips, with the reason, elsewhere."""
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI")
+    pytest.skip(f"{what} is not configured here (set it to run this test)")
+
+
+@pytest.fixture
+def require_postgres(db):
+    if connection.vendor != "postgresql":
+        _missing("PostgreSQL (DATABASE_URL)")
+
+
+@pytest.fixture
+def require_redis():
+    if not os.environ.get("REDIS_URL"):
+        _missing("Redis (REDIS_URL)")
+
+
+@pytest.fixture
+def facility(db):
+    return factories.FacilityFactory(code="al-amal", kind="staging")
+
+
+@pytest.fixture
+def other_facility(db):
+    return factories.FacilityFactory(code="nasser", kind="hospital")
+
+
+@pytest.fixture
+def coordinator(db):
+    return factories.UserFactory(username="coordinator", role="coordinator")
+
+
+@pytest.fixture
+def nurse(facility):
+    return factories.UserFactory(
+        username="nurse", role="hospital_staff", facility=facility, preferred_language="ar"
+    )
+
+
+@pytest.fixture
+def other_nurse(other_facility):
+    return factories.UserFactory(
+        username="other-nurse", role="hospital_staff", facility=other_facility
+    )
+
+
+@pytest.fixture
+def auditor(db):
+    return factories.UserFactory(username="auditor", role="auditor")
+
+
+@pytest.fixture
+def admin_user(db):
+    return factories.UserFactory(username="admin", is_superuser=True)
+
+
+@pytest.fixture
+def api():
+    """`api(user)` is an API client signed in as that user (None: anonymous)."""
+
+    def make(user=None):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def quota(db):
+    return factories.QuotaFactory()
+
+
+@pytest.fixture
+def ready_patient(facility):
+    """`ready_patient(**fields)`: a waiting patient at the staging facility, fit, with an
+    approved referral valid today."""
+
+    def make(**fields):
+        fields.setdefault("facility", facility)
+        patient = factories.PatientFactory(**fields)
+        factories.ReferralFactory(patient=patient)
+        return patient
+
+    return make
