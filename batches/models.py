@@ -207,16 +207,19 @@ class BatchMember(models.Model):
                 fields=["patient"],
                 condition=Q(is_open=True, patient__isnull=False),
                 name="member_patient_one_open_batch",
+                violation_error_message="This patient is already in an open batch.",
             ),
             models.UniqueConstraint(
                 fields=["companion"],
                 condition=Q(is_open=True, companion__isnull=False),
                 name="member_companion_one_open_batch",
+                violation_error_message="This companion is already in an open batch.",
             ),
             models.UniqueConstraint(
                 fields=["returnee"],
                 condition=Q(is_open=True, returnee__isnull=False),
                 name="member_returnee_one_open_batch",
+                violation_error_message="This returnee is already in an open batch.",
             ),
             models.CheckConstraint(
                 condition=Q(clearance__in=Clearance.values), name="member_clearance_valid"

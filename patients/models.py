@@ -2,6 +2,7 @@ import secrets
 from datetime import date
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -72,6 +73,11 @@ class PersonFields(models.Model):
 
     class Meta:
         abstract = True
+
+    def clean(self) -> None:
+        super().clean()
+        if self.date_of_birth and self.date_of_birth > timezone.localdate():
+            raise ValidationError({"date_of_birth": "date of birth is in the future"})
 
 
 def _facility_scoped(qs, user, facility_path: str):
@@ -168,6 +174,11 @@ class Companion(PersonFields):
     def is_adult_on(self, on: date) -> bool:
         return age_on(self.date_of_birth, on) >= settings.ADULT_AGE
 
+    def clean(self) -> None:
+        super().clean()
+        if self.is_guardian and self.date_of_birth and not self.is_adult_on(timezone.localdate()):
+            raise ValidationError({"is_guardian": "a guardian must be an adult"})
+
 
 class ReferralStatus(models.TextChoices):
     PENDING = "pending", _("pending")
@@ -219,6 +230,11 @@ class Referral(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+    def clean(self) -> None:
+        super().clean()
+        if self.expires_on and self.issued_on and self.expires_on < self.issued_on:
+            raise ValidationError({"expires_on": "expiry date is before the issue date"})
 
 
 READINESS_FLAGS = ("fit_to_travel", "documents_ready", "companions_present", "transport_confirmed")
@@ -318,3 +334,15 @@ class Returnee(PersonFields):
 
     def __str__(self) -> str:
         return self.reference
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.left_on:
+            return
+        war_start = date.fromisoformat(settings.RETURN_ELIGIBLE_LEFT_AFTER)
+        if self.left_on < war_start:
+            raise ValidationError(
+                {"left_on": f"only people who left on or after {war_start.isoformat()} may return"}
+            )
+        if self.left_on > timezone.localdate():
+            raise ValidationError({"left_on": "date they left is in the future"})

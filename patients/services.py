@@ -3,10 +3,8 @@
 Each function runs in one transaction, locks the rows it changes and writes its audit event.
 """
 
-from datetime import date
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -83,11 +81,6 @@ def _assign(instance, data: dict[str, Any], allowed: tuple[str, ...]) -> None:
         setattr(instance, name, value)
 
 
-def _no_future_birth(value: date | None) -> None:
-    if value and value > timezone.localdate():
-        raise ValidationError({"date_of_birth": "date of birth is in the future"})
-
-
 # --- Patients -------------------------------------------------------------------------------
 
 
@@ -96,7 +89,6 @@ def patient_register(*, actor, **data: Any) -> Patient:
     """Register a case. It joins the waiting queue at the time of registration."""
     patient = Patient()
     _assign(patient, data, PATIENT_EDITABLE)
-    _no_future_birth(patient.date_of_birth)
     patient.full_clean()
     patient.save()
     Readiness.objects.create(patient=patient, updated_by=actor)
@@ -118,7 +110,6 @@ def patient_update(*, patient: Patient, actor, **data: Any) -> Patient:
     `patient_set_status`)."""
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     _assign(patient, data, PATIENT_EDITABLE)
-    _no_future_birth(patient.date_of_birth)
     patient.full_clean()
     patient.save()
     return patient
@@ -165,9 +156,6 @@ def patient_set_status(*, patient: Patient, status: str, actor, reason_text: str
 def companion_add(*, patient: Patient, actor, **data: Any) -> Companion:
     companion = Companion(patient=patient)
     _assign(companion, data, COMPANION_EDITABLE)
-    _no_future_birth(companion.date_of_birth)
-    if companion.is_guardian and not companion.is_adult_on(timezone.localdate()):
-        raise ValidationError({"is_guardian": "a guardian must be an adult"})
     companion.full_clean()
     companion.save()
     return companion
@@ -177,9 +165,6 @@ def companion_add(*, patient: Patient, actor, **data: Any) -> Companion:
 def companion_update(*, companion: Companion, actor, **data: Any) -> Companion:
     companion = Companion.objects.select_for_update().get(pk=companion.pk)
     _assign(companion, data, COMPANION_EDITABLE)
-    _no_future_birth(companion.date_of_birth)
-    if companion.is_guardian and not companion.is_adult_on(timezone.localdate()):
-        raise ValidationError({"is_guardian": "a guardian must be an adult"})
     companion.full_clean()
     companion.save()
     return companion
@@ -192,8 +177,6 @@ def companion_update(*, companion: Companion, actor, **data: Any) -> Companion:
 def referral_create(*, patient: Patient, actor, **data: Any) -> Referral:
     referral = Referral(patient=patient)
     _assign(referral, data, REFERRAL_EDITABLE)
-    if referral.expires_on and referral.issued_on and referral.expires_on < referral.issued_on:
-        raise ValidationError({"expires_on": "expiry date is before the issue date"})
     referral.full_clean()
     referral.save()
     return referral
@@ -273,14 +256,6 @@ def returnee_register(*, actor, **data: Any) -> Returnee:
     """Register a person to come back. Only people who left after the war began may return."""
     returnee = Returnee()
     _assign(returnee, data, RETURNEE_EDITABLE)
-    _no_future_birth(returnee.date_of_birth)
-    war_start = date.fromisoformat(settings.RETURN_ELIGIBLE_LEFT_AFTER)
-    if returnee.left_on and returnee.left_on < war_start:
-        raise ValidationError(
-            {"left_on": f"only people who left on or after {war_start.isoformat()} may return"}
-        )
-    if returnee.left_on and returnee.left_on > timezone.localdate():
-        raise ValidationError({"left_on": "date they left is in the future"})
     returnee.full_clean()
     returnee.save()
     record_event(

@@ -38,3 +38,34 @@ class RoleAdminMixin:
     def require_write(self, request) -> None:
         if not self.has_change_permission(request):
             raise PermissionDenied
+
+
+class ServiceAdminMixin(RoleAdminMixin):
+    """Admin add and change forms save through the app's services, never `obj.save()`.
+
+    `create_service(actor=..., **fields)` and `update_service(actor=..., <instance_kwarg>=obj,
+    **changed fields)`; `parent_fields` are passed as keywords to the create service too (the
+    patient a companion belongs to, say). Model validation (`clean`) already ran in the form."""
+
+    create_service = None
+    update_service = None
+    instance_kwarg = "instance"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            data = {name: form.cleaned_data[name] for name in form.changed_data}
+            if not data:
+                return
+            if not type(self).update_service:
+                raise PermissionDenied
+            saved = type(self).update_service(
+                actor=request.user, **{self.instance_kwarg: obj}, **data
+            )
+        else:
+            data = {name: form.cleaned_data[name] for name in form.cleaned_data}
+            saved = type(self).create_service(actor=request.user, **data)
+        # The admin goes on with `obj` (messages, history, redirect): give it the saved state.
+        obj.__dict__.update(saved.__dict__)
+
+    def delete_model(self, request, obj):
+        raise PermissionDenied
