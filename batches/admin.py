@@ -112,6 +112,9 @@ class BatchAdmin(ServiceAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/batches/batch/change_form.html"
     create_service = services.batch_create
 
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("crossing", "direction", "planned_date", "staging_facility")

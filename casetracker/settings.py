@@ -4,6 +4,8 @@ With nothing set, the app runs embedded: a SQLite file database, Celery in eager
 printed to the console. `DATABASE_URL` switches to PostgreSQL, `REDIS_URL` to a real broker.
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import environ
@@ -80,8 +82,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    # A file, not :memory:, so a worker thread in the tests sees the same database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # A file, not :memory:, so a worker thread in the tests sees the same database; one per
+    # process, so two test runs on one machine do not share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"casetracker-test-{os.getpid()}.sqlite3")
+    }
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -98,7 +103,7 @@ LOGIN_URL = "admin:login"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ar", "العربية")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
-TIME_ZONE = env.str("TIME_ZONE", default="Africa/Cairo")
+TIME_ZONE = env.str("TIME_ZONE", default="Asia/Gaza")
 USE_I18N = True
 USE_TZ = True
 

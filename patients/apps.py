@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class PatientsConfig(AppConfig):
     name = "patients"
     verbose_name = "Patients and returnees"
+
+    def ready(self) -> None:
+        from casetracker.audit.vocabulary import register_states
+
+        from .models import PatientStatus, ReferralStatus, ReturneeStatus
+
+        for choices in (PatientStatus.choices, ReferralStatus.choices, ReturneeStatus.choices):
+            register_states(choices)

@@ -43,6 +43,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class PatientFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Patient
+        skip_postgeneration_save = True
 
     name_latin = factory.Faker("name")
     name_arabic = "مريض تجريبي"

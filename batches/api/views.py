@@ -6,7 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from .. import services
-from ..models import Batch, BatchMember, CrossingQuota
+from ..models import Batch, BatchMember, Crossing, CrossingQuota
 from .serializers import (
     BatchSerializer,
     CancelSerializer,
@@ -34,12 +34,8 @@ class BatchFilter(django_filters.FilterSet):
 def _transition(name: str, input_serializer=None, doc: str = ""):
     """One POST action per transition, each calling the service of the same name."""
     service = getattr(services, f"batch_{name}")
+    success = status.HTTP_201_CREATED if name == "reschedule" else status.HTTP_200_OK
 
-    @extend_schema(
-        request=input_serializer,
-        responses={200: BatchSerializer, 409: REFUSED},
-        description=doc,
-    )
     def view(self, request, code=None):
         kwargs = {}
         if input_serializer is not None:
@@ -47,12 +43,17 @@ def _transition(name: str, input_serializer=None, doc: str = ""):
             serializer.is_valid(raise_exception=True)
             kwargs = serializer.validated_data
         batch = service(batch=self.get_object(), actor=request.user, **kwargs)
-        code_status = status.HTTP_201_CREATED if name == "reschedule" else status.HTTP_200_OK
-        return Response(self.get_serializer(batch).data, status=code_status)
+        return Response(self.get_serializer(batch).data, status=success)
 
     view.__name__ = name
     view.__doc__ = doc
-    return action(detail=True, methods=["post"])(view)
+    # extend_schema goes on the action, not under it: `action` replaces `view.kwargs`, which is
+    # where extend_schema keeps its schema, so applied first it would be silently dropped.
+    return extend_schema(
+        request=input_serializer,
+        responses={success: BatchSerializer, 409: REFUSED},
+        description=doc,
+    )(action(detail=True, methods=["post"])(view))
 
 
 class BatchViewSet(
@@ -172,7 +173,8 @@ class CrossingQuotaViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, views
     def perform_create(self, serializer):
         data = serializer.validated_data
         serializer.instance = services.quota_set(
-            crossing=data["crossing"],
+            # The model defaults the crossing, so the serializer does not require it.
+            crossing=data.get("crossing", Crossing.RAFAH),
             day=data["date"],
             direction=data["direction"],
             agreed_patients=data["agreed_patients"],

@@ -188,8 +188,9 @@ def batch_record_clearance(
         raise TransitionRefused(
             f"batch {batch.code} is {batch.status}: clearance is recorded only once it is submitted"
         )
+    # `of`: PostgreSQL cannot lock the nullable side of the outer joins; only the line is locked.
     member = (
-        BatchMember.objects.select_for_update()
+        BatchMember.objects.select_for_update(of=("self",))
         .select_related("batch", "patient", "companion__patient", "returnee")
         .get(pk=member.pk, batch=batch)
     )

@@ -9,8 +9,6 @@ from .roles import Role, user_role
 class RoleAdminMixin:
     read_roles = READ_ROLES
     write_roles = WRITE_ROLES
-    # Rows are never deleted from the admin: cases and batches are history.
-    allow_delete = False
 
     def _role(self, request) -> Role:
         return user_role(request.user)
@@ -21,14 +19,17 @@ class RoleAdminMixin:
     def has_view_permission(self, request, obj=None) -> bool:
         return self.has_module_permission(request)
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def may_write(self, request) -> bool:
         return request.user.is_superuser or self._role(request) in self.write_roles
 
+    def has_add_permission(self, request, obj=None) -> bool:
+        return self.may_write(request)
+
     def has_change_permission(self, request, obj=None) -> bool:
-        return self.has_add_permission(request)
+        return self.may_write(request)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return self.allow_delete and self.has_add_permission(request)
+        return False  # cases, batches and their history are never deleted from the admin
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -36,7 +37,7 @@ class RoleAdminMixin:
         return visible_to(request.user) if visible_to else qs
 
     def require_write(self, request) -> None:
-        if not self.has_change_permission(request):
+        if not self.may_write(request):
             raise PermissionDenied
 
 
@@ -66,6 +67,3 @@ class ServiceAdminMixin(RoleAdminMixin):
             saved = type(self).create_service(actor=request.user, **data)
         # The admin goes on with `obj` (messages, history, redirect): give it the saved state.
         obj.__dict__.update(saved.__dict__)
-
-    def delete_model(self, request, obj):
-        raise PermissionDenied

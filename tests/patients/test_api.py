@@ -118,9 +118,7 @@ def test_patients_create_missing_field_is_400(api, coordinator, facility):
 
 def test_patients_create_future_birth_date_is_400(api, coordinator, facility):
     tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
-    response = api(coordinator).post(
-        PATIENTS, _patient_body(date_of_birth=tomorrow), format="json"
-    )
+    response = api(coordinator).post(PATIENTS, _patient_body(date_of_birth=tomorrow), format="json")
     assert response.status_code == 400
     assert "date_of_birth" in response.json()
     assert not Patient.objects.exists()
@@ -167,9 +165,7 @@ def test_patients_list_in_queue_order(api, coordinator, facility):
     ]
 
 
-def test_patients_list_hospital_staff_see_only_their_facility(
-    api, nurse, facility, other_facility
-):
+def test_patients_list_hospital_staff_see_only_their_facility(api, nurse, facility, other_facility):
     mine = factories.PatientFactory(facility=facility)
     factories.PatientFactory(facility=other_facility)
     body = api(nurse).get(PATIENTS).json()
@@ -492,9 +488,9 @@ def test_patient_readiness_unknown_reference_is_404(api, coordinator):
 # --- companions/ ----------------------------------------------------------------------------
 
 
-def _companion_body(patient, **overrides):
+def _companion_body(of, **overrides):
     body = {
-        "patient": patient.case_reference,
+        "patient": of.case_reference,
         "name_latin": "Omar Haddad",
         "name_arabic": "عمر حداد",
         "national_id": "802345678",
@@ -639,9 +635,9 @@ def test_companions_list_constant_number_of_queries(api, coordinator):
 # --- referrals/ -----------------------------------------------------------------------------
 
 
-def _referral_body(patient, **overrides):
+def _referral_body(of, **overrides):
     body = {
-        "patient": patient.case_reference,
+        "patient": of.case_reference,
         "number": "MOH-2026-0001",
         "specialty": "oncology",
         "referring_facility": "al-amal",
@@ -770,7 +766,9 @@ def test_referral_decision_refused_transition_is_409(api, coordinator, facility)
     assert response.status_code == 409
     body = response.json()
     assert body["detail"]
-    assert body["problems"] == [f"referral {referral.number} is rejected and cannot become approved"]
+    assert body["problems"] == [
+        f"referral {referral.number} is rejected and cannot become approved"
+    ]
     referral.refresh_from_db()
     assert referral.status == "rejected"
     assert not Event.objects.exists()
