@@ -22,7 +22,7 @@ from .models import (
     InformationSource,
     Outcome,
 )
-from .states import allowed_transitions
+from .states import LABELS, allowed_transitions
 
 # Transitions that need nothing but a confirmation; the others ask for input on their own page.
 SIMPLE = ("prepare", "reopen", "submit", "clear", "depart")
@@ -154,17 +154,18 @@ class BatchAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and self.has_change_permission(request, obj):
-            context["transitions"] = [
-                (name, reverse("admin:batches_batch_transition", args=[obj.pk, name]))
-                for name in allowed_transitions(obj.status)
-            ]
+            names = allowed_transitions(obj.status)
             if obj.status == BatchStatus.CANCELLED and not hasattr(obj, "rescheduled_as"):
-                context["transitions"].append(
-                    (
-                        "reschedule",
-                        reverse("admin:batches_batch_transition", args=[obj.pk, "reschedule"]),
-                    )
+                names.append("reschedule")
+            context["transitions"] = [
+                (
+                    name,
+                    LABELS[name],
+                    reverse("admin:batches_batch_transition", args=[obj.pk, name]),
+                    name in FORMS,
                 )
+                for name in names
+            ]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def transition_view(self, request, object_id, name):
@@ -198,7 +199,8 @@ class BatchAdmin(ServiceAdminMixin, admin.ModelAdmin):
             "batch": batch,
             "name": name,
             "form": form,
-            "title": f"{name.capitalize()} batch {batch.code}",
+            "title": f"{LABELS[name]}: {batch.code}",
+            "label": LABELS[name],
             "change_url": change_url,
         }
         return TemplateResponse(request, "admin/batches/batch/transition.html", context)

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BatchesConfig(AppConfig):
     name = "batches"
-    verbose_name = "Batches and crossings"
+    verbose_name = _("Batches and crossings")
 
     def ready(self) -> None:
         from casetracker.audit.vocabulary import register_states

@@ -126,8 +126,9 @@ class Batch(models.Model):
     objects = BatchQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("batch")
+        verbose_name_plural = _("batches")
         ordering = ["-planned_date", "-id"]
-        verbose_name_plural = "batches"
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=BatchStatus.values), name="batch_status_valid"
@@ -193,6 +194,8 @@ class BatchMember(models.Model):
     objects = BatchMemberQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("manifest line")
+        verbose_name_plural = _("manifest lines")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -277,6 +280,8 @@ class CrossingQuota(models.Model):
     objects = CrossingQuotaQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("crossing quota")
+        verbose_name_plural = _("crossing quotas")
         ordering = ["-date", "direction"]
         constraints = [
             models.UniqueConstraint(

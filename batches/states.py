@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 from casetracker.errors import TransitionRefused
 
 from .models import BatchStatus as S
@@ -23,6 +25,19 @@ TRANSITIONS: dict[str, Transition] = {
     "depart": Transition(frozenset({S.CLEARED}), S.IN_TRANSIT),
     "cross": Transition(frozenset({S.IN_TRANSIT}), S.CROSSED),
     "cancel": Transition(OPEN, S.CANCELLED),
+}
+
+
+# What the buttons say.
+LABELS = {
+    "prepare": _("Prepare"),
+    "reopen": _("Reopen"),
+    "submit": _("Submit for vetting"),
+    "clear": _("Clear"),
+    "depart": _("Record departure"),
+    "cross": _("Record crossing"),
+    "cancel": _("Cancel batch"),
+    "reschedule": _("Reschedule"),
 }
 
 

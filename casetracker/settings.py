@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -109,6 +110,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The admin's and the API docs' assets are served by the app itself (no CDN). Production runs
+# `collectstatic` and may turn finders off; `make run` serves them straight from the packages.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 
 # --- Domain rules ---------------------------------------------------------------------------
 MAX_COMPANIONS_PER_PATIENT = env.int("MAX_COMPANIONS_PER_PATIENT", default=2)

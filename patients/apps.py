@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PatientsConfig(AppConfig):
     name = "patients"
-    verbose_name = "Patients and returnees"
+    verbose_name = _("Patients and returnees")
 
     def ready(self) -> None:
         from casetracker.audit.vocabulary import register_states

@@ -127,6 +127,8 @@ class Patient(PersonFields):
     objects = PatientQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("patient")
+        verbose_name_plural = _("patients")
         ordering = ["registered_at", "id"]
         constraints = [
             models.CheckConstraint(
@@ -163,6 +165,8 @@ class Companion(PersonFields):
     objects = CompanionQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("companion")
+        verbose_name_plural = _("companions")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(sex__in=Sex.values), name="companion_sex_valid"),
@@ -217,6 +221,8 @@ class Referral(models.Model):
     objects = ReferralQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -266,7 +272,8 @@ class Readiness(models.Model):
     objects = ReadinessQuerySet.as_manager()
 
     class Meta:
-        verbose_name_plural = "readiness"
+        verbose_name = _("readiness")
+        verbose_name_plural = _("readiness")
 
     def __str__(self) -> str:
         return f"readiness of {self.patient.case_reference}"
@@ -289,6 +296,8 @@ class ReadinessChange(models.Model):
     objects = ReadinessQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("readiness change")
+        verbose_name_plural = _("readiness changes")
         ordering = ["-changed_at", "-id"]
 
     def __str__(self) -> str:
@@ -324,6 +333,8 @@ class Returnee(PersonFields):
     objects = ReturneeQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("returnee")
+        verbose_name_plural = _("returnees")
         ordering = ["registered_at", "id"]
         constraints = [
             models.CheckConstraint(

@@ -36,8 +36,9 @@ class Facility(models.Model):
     objects = FacilityQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("facility")
+        verbose_name_plural = _("facilities")
         ordering = ["code"]
-        verbose_name_plural = "facilities"
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(kind__in=FacilityKind.values), name="facility_kind_valid"
@@ -71,6 +72,8 @@ class User(AbstractUser):
     )
 
     class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(preferred_language__in=Language.values),

@@ -86,6 +86,8 @@ class Event(models.Model):
     objects = EventQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         ordering = ["id"]
         indexes = [models.Index(fields=["subject_type", "subject_ref"])]
         constraints = [

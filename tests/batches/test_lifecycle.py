@@ -22,6 +22,7 @@ from batches.services import (
     batch_reopen,
     batch_reschedule,
     batch_submit,
+    quota_set,
 )
 from casetracker.errors import TransitionRefused
 from patients.services import patient_set_status, readiness_update, referral_decide
@@ -39,6 +40,11 @@ from tests.service_helpers import (
 )
 
 REGISTERED = dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -279,16 +285,20 @@ def test_batch_prepare_counts_places_held_by_other_batches_of_the_day(
 ):
     factories.QuotaFactory(agreed_patients=5, agreed_companions=10)
     other_day = factories.QuotaFactory(date=today + dt.timedelta(days=1), agreed_patients=5)
+    # Not holding places: a cancelled batch, a draft, another day, the other direction.
+    cancelled = factories.BatchFactory(staging_facility=facility)
+    add(cancelled)
+    advance(advance(cancelled, "prepared", coordinator), "cancelled", coordinator)
+    add(factories.BatchFactory(staging_facility=facility))
+    returning = factories.BatchFactory(staging_facility=facility, direction="return")
+    batch_add_returnee(batch=returning, returnee=factories.ReturneeFactory(), actor=coordinator)
+    factories.QuotaFactory(direction="return", agreed_patients=1)
+    advance(returning, "prepared", coordinator)
     holders = {}
     for status in ("prepared", "submitted", "cleared", "in_transit", "crossed"):
         holders[status] = factories.BatchFactory(staging_facility=facility)
         add(holders[status])
         advance(holders[status], status, coordinator)
-    # Not holding places: a draft, a cancelled batch, another day, the other direction.
-    add(factories.BatchFactory(staging_facility=facility))
-    cancelled = factories.BatchFactory(staging_facility=facility)
-    add(cancelled)
-    advance(advance(cancelled, "prepared", coordinator), "cancelled", coordinator)
     elsewhere = factories.BatchFactory(staging_facility=facility, planned_date=other_day.date)
     add(elsewhere)
     advance(elsewhere, "prepared", coordinator)
@@ -320,6 +330,19 @@ def test_batch_prepare_says_how_many_places_are_left(facility, add, coordinator,
         add(batch)
     message = f"2 places left in the quota for {today.isoformat()}, batch has 3 patients"
     with refused(match=message):
+        batch_prepare(batch=batch, actor=coordinator)
+
+
+def test_batch_prepare_never_reports_negative_places(facility, add, coordinator, today):
+    factories.QuotaFactory(agreed_patients=5)
+    other = factories.BatchFactory(staging_facility=facility)
+    add(other)
+    add(other)
+    advance(other, "prepared", coordinator)
+    quota_set(crossing="rafah", day=today, direction="exit", agreed_patients=1, agreed_companions=0)
+    batch = factories.BatchFactory(staging_facility=facility)
+    add(batch)
+    with refused(match=f"^0 places left in the quota for {today.isoformat()}, batch has 1"):
         batch_prepare(batch=batch, actor=coordinator)
 
 
@@ -743,8 +766,9 @@ def test_batch_terminal_states_refuse_every_transition(loaded, coordinator, term
 
 def test_batch_terminal_states_refuse_new_members(loaded, coordinator, ready_patient):
     advance(loaded, "cancelled", coordinator)
-    with refused(match="people are added or removed only in a draft"):
-        batch_add_patient(batch=loaded, patient=ready_patient(), actor=coordinator)
+    patient = ready_patient()
+    with refused(match="is cancelled: people are added or removed only in a draft"):
+        batch_add_patient(batch=loaded, patient=patient, actor=coordinator)
 
 
 # --- reschedule -----------------------------------------------------------------------------

@@ -113,9 +113,7 @@ class BatchMachine(RuleBasedStateMachine):
         self.member_events: Counter = Counter()  # action -> successes
         self.rescheduled: set[int] = set()
         self.seen_terminal: dict[int, str] = {}
-        self.outcomes = Counter()
         for direction, day in (
-            (Direction.EXIT, self.today),
             (Direction.EXIT, self.today),
             (Direction.EXIT, self.tomorrow),
             (Direction.RETURN, self.today),
@@ -176,15 +174,7 @@ class BatchMachine(RuleBasedStateMachine):
         self.reached[(name, refusal is None)] += 1
         return result, refusal
 
-    # --- rules ----------------------------------------------------------------------------
-
-    @rule(direction=st.sampled_from(Direction.values), tomorrow=st.booleans())
-    def create_batch(self, direction, tomorrow):
-        self._create(direction, self.tomorrow if tomorrow else self.today)
-
-    @rule(data=st.data())
-    def add_patient(self, data):
-        batch = self._batch(data)
+    def _add_patient(self, data, batch: Batch) -> None:
         patient = Patient.objects.get(pk=data.draw(st.sampled_from(self.patient_ids), "patient"))
         theirs = list(patient.companions.order_by("pk"))
         companions = (
@@ -197,9 +187,89 @@ class BatchMachine(RuleBasedStateMachine):
         )
         if self.status[batch.pk] != BatchStatus.DRAFT or batch.direction != Direction.EXIT:
             assert refusal is not None
+        if patient.status != PatientStatus.WAITING or len(companions) > 2:
+            assert refusal is not None
         if refusal is None:
             assert len(lines) == 1 + len(companions)
             self.member_events[Action.ADD_MEMBER] += 1
+
+    def _add_returnee(self, data, batch: Batch) -> None:
+        returnee = Returnee.objects.get(
+            pk=data.draw(st.sampled_from(self.returnee_ids), "returnee")
+        )
+        _, refusal = self._call(services.batch_add_returnee, batch=batch, returnee=returnee)
+        if self.status[batch.pk] != BatchStatus.DRAFT or batch.direction != Direction.RETURN:
+            assert refusal is not None
+        if returnee.status != ReturneeStatus.WAITING:
+            assert refusal is not None
+        if refusal is None:
+            self.member_events[Action.ADD_MEMBER] += 1
+
+    def _decide_clearances(self, data, batch: Batch) -> None:
+        for member in batch.members.filter(clearance=Clearance.PENDING).order_by("pk"):
+            clearance = data.draw(
+                st.sampled_from([Clearance.APPROVED] * 3 + [Clearance.REJECTED]), "clearance"
+            )
+            _, refusal = self._call(
+                services.batch_record_clearance, batch=batch, member=member, clearance=clearance
+            )
+            assert refusal is None, refusal
+            self.member_events[Action.CLEARANCE] += 1
+
+    def _cross(self, data, batch: Batch, leave_one_out: bool = False):
+        on_board = list(batch.members.filter(is_open=True).order_by("pk"))
+        outcomes = {
+            line.pk: data.draw(st.sampled_from(Outcome.values), f"outcome of {line.pk}")
+            for line in on_board
+        }
+        if leave_one_out and outcomes:
+            outcomes.popitem()
+        _, refusal = self._transition("cross", batch, outcomes=outcomes)
+        if leave_one_out and on_board:
+            assert refusal is not None
+        if refusal is None:
+            assert not batch.members.filter(is_open=True).exists()
+            assert not batch.members.filter(end_reason="completed", outcome="").exists()
+        return refusal
+
+    # --- rules ----------------------------------------------------------------------------
+
+    @rule(direction=st.sampled_from(Direction.values), tomorrow=st.booleans())
+    def create_batch(self, direction, tomorrow):
+        self._create(direction, self.tomorrow if tomorrow else self.today)
+
+    @rule(data=st.data(), steps=st.integers(min_value=1, max_value=6))
+    def advance(self, data, steps):
+        """Up to `steps` steps of one batch along the usual path, stopping at the first refusal,
+        so that random walks often reach the late states."""
+        batch = self._batch(data)
+        for _ in range(steps):
+            if not self._step(data, batch):
+                return
+
+    def _step(self, data, batch: Batch) -> bool:
+        status = self.status[batch.pk]
+        if status == BatchStatus.DRAFT:
+            if not batch.members.exists():
+                add = self._add_patient if batch.direction == Direction.EXIT else self._add_returnee
+                add(data, batch)
+            _, refusal = self._transition("prepare", batch)
+        elif status == BatchStatus.PREPARED:
+            _, refusal = self._transition("submit", batch)
+        elif status == BatchStatus.SUBMITTED:
+            self._decide_clearances(data, batch)
+            _, refusal = self._transition("clear", batch)
+        elif status == BatchStatus.CLEARED:
+            _, refusal = self._transition("depart", batch)
+        elif status == BatchStatus.IN_TRANSIT:
+            refusal = self._cross(data, batch)
+        else:
+            return False
+        return refusal is None
+
+    @rule(data=st.data())
+    def add_patient(self, data):
+        self._add_patient(data, self._batch(data))
 
     @rule(data=st.data())
     def add_companion(self, data):
@@ -215,15 +285,7 @@ class BatchMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def add_returnee(self, data):
-        batch = self._batch(data)
-        returnee = Returnee.objects.get(
-            pk=data.draw(st.sampled_from(self.returnee_ids), "returnee")
-        )
-        _, refusal = self._call(services.batch_add_returnee, batch=batch, returnee=returnee)
-        if self.status[batch.pk] != BatchStatus.DRAFT or batch.direction != Direction.RETURN:
-            assert refusal is not None
-        if refusal is None:
-            self.member_events[Action.ADD_MEMBER] += 1
+        self._add_returnee(data, self._batch(data))
 
     @rule(data=st.data())
     def remove_member(self, data):
@@ -268,22 +330,6 @@ class BatchMachine(RuleBasedStateMachine):
             self.member_events[Action.CLEARANCE] += 1
 
     @rule(data=st.data())
-    def approve_all(self, data):
-        """Clearance for everyone at once, so that `clear` is reached often enough."""
-        batch = self._batch(data)
-        if self.status[batch.pk] != BatchStatus.SUBMITTED:
-            return
-        for member in batch.members.filter(clearance=Clearance.PENDING):
-            _, refusal = self._call(
-                services.batch_record_clearance,
-                batch=batch,
-                member=member,
-                clearance=Clearance.APPROVED,
-            )
-            assert refusal is None, refusal
-            self.member_events[Action.CLEARANCE] += 1
-
-    @rule(data=st.data())
     def clear(self, data):
         batch = self._batch(data)
         _, refusal = self._transition("clear", batch)
@@ -296,19 +342,7 @@ class BatchMachine(RuleBasedStateMachine):
 
     @rule(data=st.data(), leave_one_out=st.booleans())
     def cross(self, data, leave_one_out):
-        batch = self._batch(data)
-        on_board = list(batch.members.filter(is_open=True).order_by("pk"))
-        outcomes = {
-            line.pk: data.draw(st.sampled_from(Outcome.values), f"outcome of {line.pk}")
-            for line in on_board
-        }
-        if leave_one_out and outcomes:
-            outcomes.popitem()
-        _, refusal = self._transition("cross", batch, outcomes=outcomes)
-        if leave_one_out and on_board:
-            assert refusal is not None
-        if refusal is None:
-            self.outcomes.update(outcomes.values())
+        self._cross(data, self._batch(data), leave_one_out)
 
     @rule(
         data=st.data(),

@@ -1,0 +1,187 @@
+"""API: the signed-in user's inbox at notifications/."""
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from batches import services as batch_services
+from casetracker.audit.services import record_event
+from casetracker.notifications.models import Notification
+from casetracker.notifications.services import notify_users
+from tests import factories
+
+INBOX = "/api/v1/notifications/"
+UNREAD = "/api/v1/notifications/unread-count/"
+CANCEL = {"reason_code": "security", "reason_text": "closed today", "source": "border_authority"}
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _notify(users, action="cancel", batch_ref="RAF-2026-02-04-3"):
+    """An event and its outbox rows, as a batch service writes them."""
+    with transaction.atomic():
+        event = record_event(
+            subject_type="batch",
+            subject_ref=batch_ref,
+            batch_ref=batch_ref,
+            action=action,
+            actor=None,
+        )
+        return notify_users(event=event, users=users)
+
+
+def _inbox_row(user, rows):
+    return next(n for n in rows if n.recipient_id == user.pk and n.channel == "inbox")
+
+
+def test_notifications_cancel_reaches_each_inbox(api, coordinator, nurse, auditor, facility):
+    batch = factories.BatchFactory(staging_facility=facility)
+    batch_services.batch_cancel(batch=batch, actor=coordinator, **CANCEL)
+    for user in (coordinator, nurse, auditor):
+        response = api(user).get(INBOX)
+        assert response.status_code == 200, user
+        rows = [n for n in response.json()["results"] if n["channel"] == "inbox"]
+        assert len(rows) == 1, user
+        row = rows[0]
+        assert row["batch"] == batch.code
+        assert row["action"] == "cancel"
+        assert batch.code in row["subject"]
+        assert row["read_at"] is None
+        assert row["language"] == user.preferred_language
+
+
+def test_notifications_list_is_own_inbox_only(api, coordinator, nurse, other_nurse):
+    rows = _notify([nurse, other_nurse])
+    mine = {n.pk for n in rows if n.recipient_id == nurse.pk}
+    for user in (nurse, coordinator):
+        response = api(user).get(INBOX)
+        ids = {n["id"] for n in response.json()["results"]}
+        assert ids == (mine if user is nurse else set()), user
+
+
+def test_notifications_everything_visible_with_mine_0(api, coordinator, admin_user, nurse, auditor):
+    rows = _notify([nurse, auditor])
+    everything = {n.pk for n in rows}
+    for user in (coordinator, admin_user):
+        ids = {n["id"] for n in api(user).get(INBOX, {"mine": "0"}).json()["results"]}
+        assert ids == everything, user
+    # Others see their own rows whatever they ask.
+    for user in (nurse, auditor):
+        ids = {n["id"] for n in api(user).get(INBOX, {"mine": "0"}).json()["results"]}
+        assert ids == {n.pk for n in rows if n.recipient_id == user.pk}, user
+
+
+def test_notifications_filter_by_channel_and_status(api, nurse):
+    rows = _notify([nurse])
+    client = api(nurse)
+    inbox = client.get(INBOX, {"channel": "inbox"}).json()["results"]
+    assert [n["id"] for n in inbox] == [_inbox_row(nurse, rows).pk]
+    email = client.get(INBOX, {"channel": "email"}).json()["results"]
+    assert [n["channel"] for n in email] == ["email"]
+    assert client.get(INBOX, {"status": "sent"}).json()["results"] == []
+
+
+def test_notifications_invalid_filter_names_the_field(api, nurse):
+    response = api(nurse).get(INBOX, {"channel": "pigeon"})
+    assert response.status_code == 400
+    assert "channel" in response.json()
+
+
+def test_notifications_unread_count_counts_own_inbox_rows(api, nurse, other_nurse):
+    _notify([nurse, other_nurse])
+    _notify([nurse], action="prepare")
+    response = api(nurse).get(UNREAD)
+    assert response.status_code == 200
+    # Two inbox rows; the email copies are not counted.
+    assert response.json() == {"unread": 2}
+    assert api(other_nurse).get(UNREAD).json() == {"unread": 1}
+
+
+def test_notifications_mark_read(api, nurse):
+    rows = _notify([nurse])
+    row = _inbox_row(nurse, rows)
+    client = api(nurse)
+    response = client.post(f"{INBOX}{row.pk}/read/")
+    assert response.status_code == 200
+    assert response.json()["id"] == row.pk
+    assert response.json()["read_at"] is not None
+    row.refresh_from_db()
+    first_read = row.read_at
+    assert first_read is not None
+    assert client.get(UNREAD).json() == {"unread": 0}
+    # Marking again changes nothing.
+    assert client.post(f"{INBOX}{row.pk}/read/").status_code == 200
+    row.refresh_from_db()
+    assert row.read_at == first_read
+
+
+def test_notifications_auditor_marks_own_read(api, auditor):
+    row = _inbox_row(auditor, _notify([auditor]))
+    response = api(auditor).post(f"{INBOX}{row.pk}/read/")
+    assert response.status_code == 200
+    row.refresh_from_db()
+    assert row.read_at is not None
+
+
+@pytest.mark.parametrize("who", ["coordinator", "admin_user", "other_nurse", "auditor"])
+def test_notifications_mark_read_of_someone_else_is_404(api, request, nurse, who):
+    row = _inbox_row(nurse, _notify([nurse]))
+    response = api(request.getfixturevalue(who)).post(f"{INBOX}{row.pk}/read/")
+    assert response.status_code == 404
+    row.refresh_from_db()
+    assert row.read_at is None
+
+
+def test_notifications_retrieve(api, nurse, other_nurse):
+    rows = _notify([nurse, other_nurse])
+    mine, theirs = _inbox_row(nurse, rows), _inbox_row(other_nurse, rows)
+    client = api(nurse)
+    response = client.get(f"{INBOX}{mine.pk}/")
+    assert response.status_code == 200
+    assert response.json()["batch"] == "RAF-2026-02-04-3"
+    assert client.get(f"{INBOX}{theirs.pk}/").status_code == 404
+    assert client.get(f"{INBOX}999999/").status_code == 404
+
+
+def test_notifications_are_not_written_through_the_api(api, coordinator, nurse):
+    row = _inbox_row(nurse, _notify([nurse]))
+    client = api(coordinator)
+    assert client.post(INBOX, {"channel": "inbox"}).status_code == 405
+    assert client.patch(f"{INBOX}{row.pk}/", {"status": "sent"}).status_code == 405
+    assert client.delete(f"{INBOX}{row.pk}/").status_code == 405
+    row.refresh_from_db()
+    assert row.status == "pending"
+
+
+def test_notifications_anonymous_is_401(api, nurse):
+    row = _inbox_row(nurse, _notify([nurse]))
+    assert api().get(INBOX).status_code == 401
+    assert api().get(UNREAD).status_code == 401
+    assert api().post(f"{INBOX}{row.pk}/read/").status_code == 401
+    row.refresh_from_db()
+    assert row.read_at is None
+
+
+def test_notifications_list_constant_number_of_queries(api, nurse):
+    def make(n):
+        # One event per notification, so a missing select_related shows per row.
+        for i in range(n):
+            _notify([nurse], batch_ref=f"RAF-2026-02-04-{Notification.objects.count() + i}")
+
+    def count():
+        fresh = type(nurse).objects.get(pk=nurse.pk)
+        with CaptureQueriesContext(connection) as ctx:
+            response = api(fresh).get(INBOX, {"channel": "inbox"})
+        assert response.status_code == 200
+        return len(ctx), response.json()
+
+    make(2)
+    small, body = count()
+    assert body["count"] == 2
+    make(18)
+    large, body = count()
+    assert len(body["results"]) == 20
+    assert small == large
