@@ -199,7 +199,8 @@ class BatchAdmin(ServiceAdminMixin, admin.ModelAdmin):
             "batch": batch,
             "name": name,
             "form": form,
-            "title": f"{LABELS[name]}: {batch.code}",
+            # First-strong isolate: the Latin code stays one word inside Arabic text.
+            "title": f"{LABELS[name]}: \u2068{batch.code}\u2069",
             "label": LABELS[name],
             "change_url": change_url,
         }

@@ -88,15 +88,26 @@ class BatchQuerySet(models.QuerySet):
 
 
 class Batch(models.Model):
-    code = models.CharField(max_length=32, unique=True, editable=False)
-    crossing = models.CharField(max_length=20, choices=Crossing.choices, default=Crossing.RAFAH)
-    direction = models.CharField(max_length=10, choices=Direction.choices)
-    planned_date = models.DateField(db_index=True)
+    code = models.CharField(max_length=32, unique=True, editable=False, verbose_name=_("code"))
+    crossing = models.CharField(
+        max_length=20, choices=Crossing.choices, default=Crossing.RAFAH, verbose_name=_("crossing")
+    )
+    direction = models.CharField(
+        max_length=10, choices=Direction.choices, verbose_name=_("direction")
+    )
+    planned_date = models.DateField(db_index=True, verbose_name=_("planned date"))
     staging_facility = models.ForeignKey(
-        "accounts.Facility", on_delete=models.PROTECT, related_name="staged_batches"
+        "accounts.Facility",
+        on_delete=models.PROTECT,
+        related_name="staged_batches",
+        verbose_name=_("staging facility"),
     )
     status = models.CharField(
-        max_length=12, choices=BatchStatus.choices, default=BatchStatus.DRAFT, editable=False
+        max_length=12,
+        choices=BatchStatus.choices,
+        default=BatchStatus.DRAFT,
+        editable=False,
+        verbose_name=_("status"),
     )
     rescheduled_from = models.OneToOneField(
         "self",
@@ -105,23 +116,46 @@ class Batch(models.Model):
         blank=True,
         related_name="rescheduled_as",
         editable=False,
+        verbose_name=_("rescheduled from"),
     )
     cancel_reason_code = models.CharField(
-        max_length=32, choices=CancelReason.choices, blank=True, editable=False
+        max_length=32,
+        choices=CancelReason.choices,
+        blank=True,
+        editable=False,
+        verbose_name=_("cancel reason code"),
     )
-    cancel_reason_text = models.TextField(max_length=2000, blank=True, editable=False)
+    cancel_reason_text = models.TextField(
+        max_length=2000, blank=True, editable=False, verbose_name=_("cancel reason text")
+    )
     cancel_source = models.CharField(
-        max_length=32, choices=InformationSource.choices, blank=True, editable=False
+        max_length=32,
+        choices=InformationSource.choices,
+        blank=True,
+        editable=False,
+        verbose_name=_("cancel source"),
     )
     cancelled_from = models.CharField(
-        max_length=12, choices=BatchStatus.choices, blank=True, editable=False
+        max_length=12,
+        choices=BatchStatus.choices,
+        blank=True,
+        editable=False,
+        verbose_name=_("cancelled from"),
     )
-    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancelled_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("cancelled at")
+    )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, verbose_name=_("created at")
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     objects = BatchQuerySet.as_manager()
 
@@ -167,29 +201,66 @@ class BatchMemberQuerySet(models.QuerySet):
 class BatchMember(models.Model):
     """A manifest line: exactly one of patient, companion or returnee."""
 
-    batch = models.ForeignKey(Batch, on_delete=models.PROTECT, related_name="members")
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, related_name="members", verbose_name=_("batch")
+    )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, null=True, blank=True, related_name="lines"
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="lines",
+        verbose_name=_("patient"),
     )
     companion = models.ForeignKey(
-        "patients.Companion", on_delete=models.PROTECT, null=True, blank=True, related_name="lines"
+        "patients.Companion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="lines",
+        verbose_name=_("companion"),
     )
     returnee = models.ForeignKey(
-        "patients.Returnee", on_delete=models.PROTECT, null=True, blank=True, related_name="lines"
+        "patients.Returnee",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="lines",
+        verbose_name=_("returnee"),
     )
     # True while the batch may still carry this person; the partial unique constraints below
     # rest on it, so one person can never be on two open manifests.
-    is_open = models.BooleanField(default=True, editable=False)
+    is_open = models.BooleanField(default=True, editable=False, verbose_name=_("is open"))
     end_reason = models.CharField(
-        max_length=12, choices=EndReason.choices, blank=True, editable=False
+        max_length=12,
+        choices=EndReason.choices,
+        blank=True,
+        editable=False,
+        verbose_name=_("end reason"),
     )
     clearance = models.CharField(
-        max_length=10, choices=Clearance.choices, default=Clearance.PENDING, editable=False
+        max_length=10,
+        choices=Clearance.choices,
+        default=Clearance.PENDING,
+        editable=False,
+        verbose_name=_("clearance"),
     )
-    clearance_note = models.CharField(max_length=500, blank=True, editable=False)
-    clearance_recorded_at = models.DateTimeField(null=True, blank=True, editable=False)
-    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True, editable=False)
-    added_at = models.DateTimeField(default=timezone.now, editable=False)
+    clearance_note = models.CharField(
+        max_length=500, blank=True, editable=False, verbose_name=_("clearance note")
+    )
+    clearance_recorded_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("clearance recorded at")
+    )
+    outcome = models.CharField(
+        max_length=12,
+        choices=Outcome.choices,
+        blank=True,
+        editable=False,
+        verbose_name=_("outcome"),
+    )
+    added_at = models.DateTimeField(
+        default=timezone.now, editable=False, verbose_name=_("added at")
+    )
 
     objects = BatchMemberQuerySet.as_manager()
 
@@ -271,11 +342,15 @@ class CrossingQuota(models.Model):
     """What was agreed for one day, one crossing, one direction. For return batches,
     `agreed_patients` is the number of people allowed back."""
 
-    crossing = models.CharField(max_length=20, choices=Crossing.choices, default=Crossing.RAFAH)
-    date = models.DateField()
-    direction = models.CharField(max_length=10, choices=Direction.choices)
-    agreed_patients = models.PositiveIntegerField()
-    agreed_companions = models.PositiveIntegerField(default=0)
+    crossing = models.CharField(
+        max_length=20, choices=Crossing.choices, default=Crossing.RAFAH, verbose_name=_("crossing")
+    )
+    date = models.DateField(verbose_name=_("date"))
+    direction = models.CharField(
+        max_length=10, choices=Direction.choices, verbose_name=_("direction")
+    )
+    agreed_patients = models.PositiveIntegerField(verbose_name=_("agreed patients"))
+    agreed_companions = models.PositiveIntegerField(default=0, verbose_name=_("agreed companions"))
 
     objects = CrossingQuotaQuerySet.as_manager()
 

@@ -68,8 +68,8 @@ class PersonFields(models.Model):
     name_latin = models.CharField(_("full name (Latin)"), max_length=200)
     name_arabic = models.CharField(_("full name (Arabic)"), max_length=200)
     national_id = models.CharField(_("national ID"), max_length=20)
-    date_of_birth = models.DateField()
-    sex = models.CharField(max_length=10, choices=Sex.choices)
+    date_of_birth = models.DateField(verbose_name=_("date of birth"))
+    sex = models.CharField(max_length=10, choices=Sex.choices, verbose_name=_("sex"))
 
     class Meta:
         abstract = True
@@ -104,25 +104,39 @@ class PatientQuerySet(models.QuerySet):
 
 class Patient(PersonFields):
     case_reference = models.CharField(
-        max_length=12, unique=True, default=new_case_reference, editable=False
+        max_length=12,
+        unique=True,
+        default=new_case_reference,
+        editable=False,
+        verbose_name=_("case reference"),
     )
-    phone = models.CharField(max_length=20, blank=True)
+    phone = models.CharField(max_length=20, blank=True, verbose_name=_("phone"))
     facility = models.ForeignKey(
-        "accounts.Facility", on_delete=models.PROTECT, related_name="patients"
+        "accounts.Facility",
+        on_delete=models.PROTECT,
+        related_name="patients",
+        verbose_name=_("facility"),
     )
-    priority = models.CharField(max_length=10, choices=Priority.choices)
-    clinical_category = models.CharField(max_length=12, choices=ClinicalCategory.choices)
+    priority = models.CharField(max_length=10, choices=Priority.choices, verbose_name=_("priority"))
+    clinical_category = models.CharField(
+        max_length=12, choices=ClinicalCategory.choices, verbose_name=_("clinical category")
+    )
     diagnosis = models.TextField(_("diagnosis (clinical detail)"), max_length=4000, blank=True)
-    needs_stretcher = models.BooleanField(default=False)
-    needs_wheelchair = models.BooleanField(default=False)
-    needs_oxygen = models.BooleanField(default=False)
-    needs_incubator = models.BooleanField(default=False)
-    needs_escort_nurse = models.BooleanField(default=False)
+    needs_stretcher = models.BooleanField(default=False, verbose_name=_("needs stretcher"))
+    needs_wheelchair = models.BooleanField(default=False, verbose_name=_("needs wheelchair"))
+    needs_oxygen = models.BooleanField(default=False, verbose_name=_("needs oxygen"))
+    needs_incubator = models.BooleanField(default=False, verbose_name=_("needs incubator"))
+    needs_escort_nurse = models.BooleanField(default=False, verbose_name=_("needs escort nurse"))
     status = models.CharField(
-        max_length=10, choices=PatientStatus.choices, default=PatientStatus.WAITING
+        max_length=10,
+        choices=PatientStatus.choices,
+        default=PatientStatus.WAITING,
+        verbose_name=_("status"),
     )
-    registered_at = models.DateTimeField(default=timezone.now, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    registered_at = models.DateTimeField(
+        default=timezone.now, db_index=True, verbose_name=_("registered at")
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     objects = PatientQuerySet.as_manager()
 
@@ -157,10 +171,12 @@ class CompanionQuerySet(models.QuerySet):
 
 
 class Companion(PersonFields):
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="companions")
-    relationship = models.CharField(max_length=50)
-    is_guardian = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=timezone.now)
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="companions", verbose_name=_("patient")
+    )
+    relationship = models.CharField(max_length=50, verbose_name=_("relationship"))
+    is_guardian = models.BooleanField(default=False, verbose_name=_("is guardian"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     objects = CompanionQuerySet.as_manager()
 
@@ -203,20 +219,30 @@ class ReferralQuerySet(models.QuerySet):
 
 
 class Referral(models.Model):
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="referrals")
-    number = models.CharField(max_length=40, unique=True)
-    specialty = models.CharField(max_length=100)
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="referrals", verbose_name=_("patient")
+    )
+    number = models.CharField(max_length=40, unique=True, verbose_name=_("number"))
+    specialty = models.CharField(max_length=100, verbose_name=_("specialty"))
     referring_facility = models.ForeignKey(
-        "accounts.Facility", on_delete=models.PROTECT, related_name="referrals_issued"
+        "accounts.Facility",
+        on_delete=models.PROTECT,
+        related_name="referrals_issued",
+        verbose_name=_("referring facility"),
     )
-    destination_country = models.CharField(max_length=100)
-    destination_hospital = models.CharField(max_length=200, blank=True)
-    issued_on = models.DateField()
-    expires_on = models.DateField(null=True, blank=True)
+    destination_country = models.CharField(max_length=100, verbose_name=_("destination country"))
+    destination_hospital = models.CharField(
+        max_length=200, blank=True, verbose_name=_("destination hospital")
+    )
+    issued_on = models.DateField(verbose_name=_("issued on"))
+    expires_on = models.DateField(null=True, blank=True, verbose_name=_("expires on"))
     status = models.CharField(
-        max_length=10, choices=ReferralStatus.choices, default=ReferralStatus.PENDING
+        max_length=10,
+        choices=ReferralStatus.choices,
+        default=ReferralStatus.PENDING,
+        verbose_name=_("status"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     objects = ReferralQuerySet.as_manager()
 
@@ -254,20 +280,27 @@ class ReadinessQuerySet(models.QuerySet):
 class Readiness(models.Model):
     """Current readiness of a patient, as reported by the staff of their facility."""
 
-    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="readiness")
-    fit_to_travel = models.BooleanField(default=False)
-    documents_ready = models.BooleanField(default=False)
-    companions_present = models.BooleanField(default=False)
+    patient = models.OneToOneField(
+        Patient, on_delete=models.PROTECT, related_name="readiness", verbose_name=_("patient")
+    )
+    fit_to_travel = models.BooleanField(default=False, verbose_name=_("fit to travel"))
+    documents_ready = models.BooleanField(default=False, verbose_name=_("documents ready"))
+    companions_present = models.BooleanField(default=False, verbose_name=_("companions present"))
     transport_confirmed = models.BooleanField(
         _("transport needs confirmed"),
         default=False,
         help_text=_("stretcher, oxygen, wheelchair and escort arranged as needed"),
     )
-    note = models.CharField(max_length=500, blank=True)
+    note = models.CharField(max_length=500, blank=True, verbose_name=_("note"))
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("updated by"),
     )
-    updated_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     objects = ReadinessQuerySet.as_manager()
 
@@ -285,13 +318,22 @@ class Readiness(models.Model):
 class ReadinessChange(models.Model):
     """History: one row per update, with the values before and after."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="readiness_history")
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    patient = models.ForeignKey(
+        Patient,
+        on_delete=models.PROTECT,
+        related_name="readiness_history",
+        verbose_name=_("patient"),
     )
-    changed_at = models.DateTimeField(default=timezone.now)
-    old = models.JSONField(default=dict)
-    new = models.JSONField(default=dict)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    changed_at = models.DateTimeField(default=timezone.now, verbose_name=_("changed at"))
+    old = models.JSONField(default=dict, verbose_name=_("old"))
+    new = models.JSONField(default=dict, verbose_name=_("new"))
 
     objects = ReadinessQuerySet.as_manager()
 
@@ -321,14 +363,23 @@ class ReturneeQuerySet(models.QuerySet):
 
 class Returnee(PersonFields):
     reference = models.CharField(
-        max_length=12, unique=True, default=new_returnee_reference, editable=False
+        max_length=12,
+        unique=True,
+        default=new_returnee_reference,
+        editable=False,
+        verbose_name=_("reference"),
     )
-    phone = models.CharField(max_length=20, blank=True)
+    phone = models.CharField(max_length=20, blank=True, verbose_name=_("phone"))
     left_on = models.DateField(_("date they left"))
     status = models.CharField(
-        max_length=10, choices=ReturneeStatus.choices, default=ReturneeStatus.WAITING
+        max_length=10,
+        choices=ReturneeStatus.choices,
+        default=ReturneeStatus.WAITING,
+        verbose_name=_("status"),
     )
-    registered_at = models.DateTimeField(default=timezone.now, db_index=True)
+    registered_at = models.DateTimeField(
+        default=timezone.now, db_index=True, verbose_name=_("registered at")
+    )
 
     objects = ReturneeQuerySet.as_manager()
 

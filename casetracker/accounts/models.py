@@ -26,12 +26,14 @@ class FacilityQuerySet(models.QuerySet):
 
 
 class Facility(models.Model):
-    code = models.SlugField(max_length=32, unique=True)
+    code = models.SlugField(max_length=32, unique=True, verbose_name=_("code"))
     name_en = models.CharField(_("name (English)"), max_length=200)
     name_ar = models.CharField(_("name (Arabic)"), max_length=200)
-    kind = models.CharField(max_length=20, choices=FacilityKind.choices)
-    governorate = models.CharField(max_length=20, choices=Governorate.choices)
-    is_active = models.BooleanField(default=True)
+    kind = models.CharField(max_length=20, choices=FacilityKind.choices, verbose_name=_("kind"))
+    governorate = models.CharField(
+        max_length=20, choices=Governorate.choices, verbose_name=_("governorate")
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
 
     objects = FacilityQuerySet.as_manager()
 
@@ -66,9 +68,13 @@ class User(AbstractUser):
         blank=True,
         related_name="staff",
         help_text=_("Hospital staff see only this facility's patients and batches."),
+        verbose_name=_("facility"),
     )
     preferred_language = models.CharField(
-        max_length=5, choices=Language.choices, default=Language.ENGLISH
+        max_length=5,
+        choices=Language.choices,
+        default=Language.ENGLISH,
+        verbose_name=_("preferred language"),
     )
 
     class Meta:

@@ -50,21 +50,42 @@ class EventQuerySet(models.QuerySet):
 class Event(models.Model):
     """Append-only audit record of a state change. Holds references, never names or IDs."""
 
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    subject_type = models.CharField(max_length=20, choices=SubjectType.choices)
+    created_at = models.DateTimeField(
+        default=timezone.now, db_index=True, verbose_name=_("created at")
+    )
+    subject_type = models.CharField(
+        max_length=20, choices=SubjectType.choices, verbose_name=_("subject type")
+    )
     subject_ref = models.CharField(
-        max_length=64, db_index=True, help_text="case reference, batch code or line reference"
+        max_length=64,
+        db_index=True,
+        help_text="case reference, batch code or line reference",
+        verbose_name=_("subject ref"),
     )
-    batch_ref = models.CharField(max_length=64, blank=True, db_index=True)
-    action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
-    from_state = models.CharField(max_length=20, blank=True)
-    to_state = models.CharField(max_length=20, blank=True)
+    batch_ref = models.CharField(
+        max_length=64, blank=True, db_index=True, verbose_name=_("batch ref")
+    )
+    action = models.CharField(
+        max_length=32, choices=Action.choices, db_index=True, verbose_name=_("action")
+    )
+    from_state = models.CharField(max_length=20, blank=True, verbose_name=_("from state"))
+    to_state = models.CharField(max_length=20, blank=True, verbose_name=_("to state"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
     )
-    actor_role = models.CharField(max_length=20, blank=True)
+    actor_role = models.CharField(max_length=20, blank=True, verbose_name=_("actor role"))
     actor_facility = models.ForeignKey(
-        "accounts.Facility", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "accounts.Facility",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor facility"),
     )
     subject_facility = models.ForeignKey(
         "accounts.Facility",
@@ -73,15 +94,18 @@ class Event(models.Model):
         blank=True,
         related_name="+",
         help_text="facility the subject belongs to (scopes what hospital staff see)",
+        verbose_name=_("subject facility"),
     )
-    reason_code = models.CharField(max_length=32, blank=True, db_index=True)
-    reason_text = models.TextField(max_length=2000, blank=True)
-    source = models.CharField(max_length=32, blank=True)
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    request_id = models.CharField(max_length=64, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    reason_code = models.CharField(
+        max_length=32, blank=True, db_index=True, verbose_name=_("reason code")
+    )
+    reason_text = models.TextField(max_length=2000, blank=True, verbose_name=_("reason text"))
+    source = models.CharField(max_length=32, blank=True, verbose_name=_("source"))
+    channel = models.CharField(max_length=10, choices=Channel.choices, verbose_name=_("channel"))
+    request_id = models.CharField(max_length=64, blank=True, verbose_name=_("request id"))
+    details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
+    prev_hash = models.CharField(max_length=64, verbose_name=_("prev hash"))
+    hash = models.CharField(max_length=64, unique=True, verbose_name=_("hash"))
 
     objects = EventQuerySet.as_manager()
 
@@ -118,7 +142,7 @@ class Event(models.Model):
 class ChainHead(models.Model):
     """One row, locked while an event is appended, so the hash chain has no forks."""
 
-    last_hash = models.CharField(max_length=64, default="0" * 64)
+    last_hash = models.CharField(max_length=64, default="0" * 64, verbose_name=_("last hash"))
 
     def __str__(self) -> str:
         return self.last_hash

@@ -33,28 +33,46 @@ class NotificationQuerySet(models.QuerySet):
 class Notification(models.Model):
     """Outbox row: written in the transaction of the event, delivered by a task after commit."""
 
-    event = models.ForeignKey("audit.Event", on_delete=models.PROTECT, related_name="notifications")
+    event = models.ForeignKey(
+        "audit.Event",
+        on_delete=models.PROTECT,
+        related_name="notifications",
+        verbose_name=_("event"),
+    )
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="notifications",
+        verbose_name=_("recipient"),
     )
     address = models.CharField(
-        max_length=254, blank=True, help_text="email address, phone number or endpoint"
+        max_length=254,
+        blank=True,
+        help_text="email address, phone number or endpoint",
+        verbose_name=_("address"),
     )
-    channel = models.CharField(max_length=10, choices=NotificationChannel.choices)
-    language = models.CharField(max_length=5, default="en")
+    channel = models.CharField(
+        max_length=10, choices=NotificationChannel.choices, verbose_name=_("channel")
+    )
+    language = models.CharField(max_length=5, default="en", verbose_name=_("language"))
     status = models.CharField(
-        max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+        max_length=10,
+        choices=NotificationStatus.choices,
+        default=NotificationStatus.PENDING,
+        verbose_name=_("status"),
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    idempotency_key = models.CharField(max_length=100, unique=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    read_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    idempotency_key = models.CharField(
+        max_length=100, unique=True, verbose_name=_("idempotency key")
+    )
+    created_at = models.DateTimeField(
+        default=timezone.now, db_index=True, verbose_name=_("created at")
+    )
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
 
     objects = NotificationQuerySet.as_manager()
 
