@@ -36,6 +36,7 @@ makemessages: setup
 check: setup
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

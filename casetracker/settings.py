@@ -140,6 +140,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "BatchStatusEnum": "batches.models.BatchStatus",
+        "CancelReasonEnum": "batches.models.CancelReason",
+        "InformationSourceEnum": "batches.models.InformationSource",
+        "ClearanceEnum": "batches.models.Clearance",
+        "OutcomeEnum": "batches.models.Outcome",
+        "PatientStatusEnum": "patients.models.PatientStatus",
+        "ReferralStatusEnum": "patients.models.ReferralStatus",
+        "ReturneeStatusEnum": "patients.models.ReturneeStatus",
+        "NotificationStatusEnum": "casetracker.notifications.models.NotificationStatus",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------

@@ -136,6 +136,15 @@ class ReferralAdmin(ServiceAdminMixin, admin.ModelAdmin):
         self._decide(request, queryset, ReferralStatus.EXPIRED)
 
 
+def _describe_change(change) -> str:
+    # The note's text is left out: it may carry clinical detail and the page is seen by auditors.
+    return ", ".join(
+        "note changed" if name == "note" else f"{name} {change.old.get(name)} → {value}"
+        for name, value in change.new.items()
+        if change.old.get(name) != value
+    )
+
+
 @admin.register(Readiness)
 class ReadinessAdmin(RoleAdminMixin, admin.ModelAdmin):
     """Hospital staff report here whether their patients are ready to travel."""
@@ -151,28 +160,25 @@ class ReadinessAdmin(RoleAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request, obj=None):
         return False  # every patient gets a readiness row when registered
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # The free-text note may carry clinical detail, which auditors do not see.
+        if user_role(request.user) is Role.AUDITOR:
+            return [f for f in fields if f != "note"]
+        return fields
+
     @admin.display(description="History (newest first)")
     def history(self, obj):
         changes = obj.patient.readiness_history.select_related("changed_by")
-        return (
-            format_html_join(
-                mark_safe("<br>"),
-                "{} {}: {}",
-                (
-                    (
-                        f"{c.changed_at:%Y-%m-%d %H:%M}",
-                        c.changed_by.username if c.changed_by else "-",
-                        ", ".join(
-                            f"{k} {c.old.get(k)} → {v}"
-                            for k, v in c.new.items()
-                            if c.old.get(k) != v
-                        ),
-                    )
-                    for c in changes
-                ),
+        rows = (
+            (
+                f"{c.changed_at:%Y-%m-%d %H:%M}",
+                c.changed_by.username if c.changed_by else "-",
+                _describe_change(c),
             )
-            or "-"
+            for c in changes
         )
+        return format_html_join(mark_safe("<br>"), "{} {}: {}", rows) or "-"
 
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in form.changed_data}

@@ -16,6 +16,12 @@ from ..models import (
 )
 
 
+def hides_clinical_detail(context) -> bool:
+    """Auditors review what happened, not why a person is ill."""
+    request = context.get("request")
+    return request is not None and user_role(request.user) is Role.AUDITOR
+
+
 def _facility_field(**kwargs):
     return ScopedSlugRelatedField(slug_field="code", queryset=Facility.objects.all(), **kwargs)
 
@@ -55,9 +61,7 @@ class PatientSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        request = self.context.get("request")
-        # Auditors review what happened, not why a person is ill.
-        if request is not None and user_role(request.user) is Role.AUDITOR:
+        if hides_clinical_detail(self.context):
             data.pop("diagnosis", None)
         return data
 
@@ -145,6 +149,16 @@ class ReadinessChangeSerializer(serializers.ModelSerializer):
 class ReadinessStateSerializer(serializers.Serializer):
     current = ReadinessSerializer()
     history = ReadinessChangeSerializer(many=True)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # The free-text note may carry clinical detail.
+        if hides_clinical_detail(self.context):
+            data["current"].pop("note", None)
+            for change in data["history"]:
+                change["old"].pop("note", None)
+                change["new"].pop("note", None)
+        return data
 
 
 class ReturneeSerializer(serializers.ModelSerializer):

@@ -66,7 +66,9 @@ class PatientViewSet(ServiceViewSet):
             )
         current, _ = Readiness.objects.select_related("updated_by").get_or_create(patient=patient)
         history = patient.readiness_history.select_related("changed_by")
-        data = ReadinessStateSerializer({"current": current, "history": history}).data
+        data = ReadinessStateSerializer(
+            {"current": current, "history": history}, context=self.get_serializer_context()
+        ).data
         return Response(data, status=status.HTTP_201_CREATED if request.method == "POST" else 200)
 
     @extend_schema(request=PatientStatusSerializer, responses=PatientSerializer)

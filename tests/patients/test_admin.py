@@ -121,3 +121,11 @@ def test_admin_event_log_is_read_only(client, admin_user, coordinator, facility)
     assert client.get(reverse("admin:audit_event_change", args=[event.pk])).status_code == 200
     assert client.post(reverse("admin:audit_event_delete", args=[event.pk])).status_code == 403
     assert client.get(reverse("admin:audit_event_add")).status_code == 403
+
+
+def test_admin_auditor_sees_no_readiness_note(client, auditor, facility):
+    patient = factories.PatientFactory(facility=facility, readiness__note="SENTINEL-NOTE")
+    client.force_login(auditor)
+    page = client.get(reverse("admin:patients_readiness_change", args=[patient.readiness.pk]))
+    assert page.status_code == 200
+    assert "SENTINEL-NOTE" not in page.content.decode()

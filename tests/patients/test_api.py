@@ -953,3 +953,15 @@ def test_returnees_list_constant_number_of_queries(api, coordinator):
     _assert_constant_queries(
         api, coordinator, RETURNEES, lambda n: factories.ReturneeFactory.create_batch(n)
     )
+
+
+def test_readiness_note_is_hidden_from_auditors(api, coordinator, auditor, facility):
+    from patients.services import readiness_update
+
+    patient = factories.PatientFactory(facility=facility)
+    readiness_update(patient=patient, actor=coordinator, note="SENTINEL-NOTE")
+    url = f"/api/v1/patients/{patient.case_reference}/readiness/"
+    assert "SENTINEL-NOTE" in api(coordinator).get(url).content.decode()
+    body = api(auditor).get(url).content.decode()
+    assert "SENTINEL-NOTE" not in body
+    assert '"fit_to_travel"' in body
