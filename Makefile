@@ -7,7 +7,7 @@ MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint format check messages makemessages bench clean
+.PHONY: run test setup lint format check lock makemessages clean
 
 run: setup
 	$(BIN)/python manage.py migrate --noinput
@@ -22,8 +22,15 @@ setup: $(STAMP) $(MO_FILES)
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --constraint requirements.lock --editable '.[dev]'
+	$(BIN)/pip install --quiet --requirement requirements.lock
 	touch $@
+
+# requirements.lock pins what pyproject.toml declares (runtime and dev); refresh it after a change.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet '.[dev]'
+	.venv-lock/bin/pip freeze --exclude casetracker > requirements.lock
+	rm -rf .venv-lock build *.egg-info
 
 # Arabic and English texts; gettext's msgfmt comes from Debian's gettext package.
 %.mo: %.po
