@@ -109,9 +109,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-# The admin's and the API docs' assets are served by the app itself (no CDN). Production runs
-# `collectstatic` and may turn finders off; `make run` serves them straight from the packages.
+# The admin's and the API docs' assets are served by the app itself (no CDN). Production sets
+# STATIC_ROOT, runs `collectstatic` and may turn the finders off; `make run` and the tests serve
+# the assets straight from the installed packages.
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 
 # --- Domain rules ---------------------------------------------------------------------------

@@ -73,12 +73,28 @@ RETURNEE_EDITABLE = (
 )
 
 
-def _assign(instance, data: dict[str, Any], allowed: tuple[str, ...]) -> None:
+def _patient_event(patient: Patient, *, action: Action, actor, **fields) -> None:
+    """Events about a case are filed under its reference and its facility."""
+    record_event(
+        subject_type=fields.pop("subject_type", SubjectType.PATIENT),
+        subject_ref=patient.case_reference,
+        subject_facility_id=patient.facility_id,
+        action=action,
+        actor=actor,
+        **fields,
+    )
+
+
+def _assign(instance, data: dict[str, Any], allowed: tuple[str, ...]) -> list[str]:
+    """Set the given fields; returns the names (never the values) of those that changed."""
     unknown = set(data) - set(allowed)
     if unknown:
         raise ValidationError({name: "this field cannot be set here" for name in sorted(unknown)})
+    # getattr with a default: an unset foreign key raises an AttributeError on a new row.
+    changed = sorted(name for name, value in data.items() if getattr(instance, name, None) != value)
     for name, value in data.items():
         setattr(instance, name, value)
+    return changed
 
 
 # --- Patients -------------------------------------------------------------------------------
@@ -92,13 +108,11 @@ def patient_register(*, actor, **data: Any) -> Patient:
     patient.full_clean()
     patient.save()
     Readiness.objects.create(patient=patient, updated_by=actor)
-    record_event(
-        subject_type=SubjectType.PATIENT,
-        subject_ref=patient.case_reference,
-        subject_facility_id=patient.facility_id,
+    _patient_event(
+        patient,
         action=Action.REGISTER,
-        to_state=patient.status,
         actor=actor,
+        to_state=patient.status,
         details={"priority": patient.priority, "category": patient.clinical_category},
     )
     return patient
@@ -109,9 +123,13 @@ def patient_update(*, patient: Patient, actor, **data: Any) -> Patient:
     """Change a case's details (not its status: that moves only through batches or
     `patient_set_status`)."""
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
-    _assign(patient, data, PATIENT_EDITABLE)
+    changed = _assign(patient, data, PATIENT_EDITABLE)
     patient.full_clean()
+    if not changed:
+        return patient
     patient.save()
+    # A priority or facility change moves the case in the queue or to other staff: keep a trace.
+    _patient_event(patient, action=Action.UPDATE, actor=actor, details={"fields": changed})
     return patient
 
 
@@ -136,14 +154,12 @@ def patient_set_status(*, patient: Patient, status: str, actor, reason_text: str
             f"patient {patient.case_reference} is in an open batch: remove them from it first"
         )
     old = patient_move(patient=patient, to=status)
-    record_event(
-        subject_type=SubjectType.PATIENT,
-        subject_ref=patient.case_reference,
-        subject_facility_id=patient.facility_id,
+    _patient_event(
+        patient,
         action=Action.STATUS_CHANGE,
+        actor=actor,
         from_state=old,
         to_state=status,
-        actor=actor,
         reason_text=reason_text,
     )
     return patient
@@ -158,15 +174,29 @@ def companion_add(*, patient: Patient, actor, **data: Any) -> Companion:
     _assign(companion, data, COMPANION_EDITABLE)
     companion.full_clean()
     companion.save()
+    _patient_event(
+        patient,
+        action=Action.COMPANION_ADD,
+        actor=actor,
+        details={"companion": companion.pk, "guardian": companion.is_guardian},
+    )
     return companion
 
 
 @transaction.atomic
 def companion_update(*, companion: Companion, actor, **data: Any) -> Companion:
     companion = Companion.objects.select_for_update().get(pk=companion.pk)
-    _assign(companion, data, COMPANION_EDITABLE)
+    changed = _assign(companion, data, COMPANION_EDITABLE)
     companion.full_clean()
+    if not changed:
+        return companion
     companion.save()
+    _patient_event(
+        companion.patient,
+        action=Action.UPDATE,
+        actor=actor,
+        details={"companion": companion.pk, "fields": changed},
+    )
     return companion
 
 
@@ -179,6 +209,14 @@ def referral_create(*, patient: Patient, actor, **data: Any) -> Referral:
     _assign(referral, data, REFERRAL_EDITABLE)
     referral.full_clean()
     referral.save()
+    _patient_event(
+        patient,
+        subject_type=SubjectType.REFERRAL,
+        action=Action.CREATE,
+        actor=actor,
+        to_state=referral.status,
+        details={"referral_id": referral.pk},
+    )
     return referral
 
 
@@ -195,18 +233,21 @@ def referral_decide(*, referral: Referral, status: str, actor) -> Referral:
     """Record the decision on a referral (approved, rejected, or expired)."""
     if status not in ReferralStatus.values:
         raise ValidationError({"status": f"unknown referral status {status!r}"})
-    referral = Referral.objects.select_for_update().select_related("patient").get(pk=referral.pk)
+    referral = (
+        Referral.objects.select_for_update(of=("self",))
+        .select_related("patient")
+        .get(pk=referral.pk)
+    )
     check_transition(REFERRAL_DECISIONS, referral.status, status, f"referral {referral.number}")
     old, referral.status = referral.status, status
     referral.save(update_fields=["status"])
-    record_event(
+    _patient_event(
+        referral.patient,
         subject_type=SubjectType.REFERRAL,
-        subject_ref=referral.patient.case_reference,
-        subject_facility_id=referral.patient.facility_id,
         action=Action.REFERRAL_DECISION,
+        actor=actor,
         from_state=old,
         to_state=status,
-        actor=actor,
         details={"referral_id": referral.pk},
     )
     return referral
@@ -236,10 +277,8 @@ def readiness_update(*, patient: Patient, actor, **changes: Any) -> Readiness:
     ReadinessChange.objects.create(
         patient=patient, changed_by=actor, changed_at=readiness.updated_at, old=old, new=new
     )
-    record_event(
-        subject_type=SubjectType.PATIENT,
-        subject_ref=patient.case_reference,
-        subject_facility_id=patient.facility_id,
+    _patient_event(
+        patient,
         action=Action.READINESS_UPDATE,
         actor=actor,
         # Flags only: the free-text note may hold clinical detail.

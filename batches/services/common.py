@@ -19,7 +19,13 @@ from ..models import Batch, BatchMember
 def lock_batch(batch: Batch) -> Batch:
     """Re-read the batch under a row lock: every batch service starts here, so two services on
     one batch run one after the other and the second sees the first one's result."""
-    return Batch.objects.select_for_update().select_related("staging_facility").get(pk=batch.pk)
+    # `of=self`: lock the batch only, not the staging facility it is read with, or every batch
+    # of one facility would wait for the others.
+    return (
+        Batch.objects.select_for_update(of=("self",))
+        .select_related("staging_facility")
+        .get(pk=batch.pk)
+    )
 
 
 def open_lines(batch: Batch):
@@ -31,8 +37,8 @@ def open_lines(batch: Batch):
 def lock_people(batch: Batch) -> None:
     """Lock the patients and returnees on the open lines, in id order (no deadlocks)."""
     lines = BatchMember.objects.filter(batch=batch, is_open=True)
-    list(Patient.objects.select_for_update().filter(lines__in=lines).order_by("pk"))
-    list(Returnee.objects.select_for_update().filter(lines__in=lines).order_by("pk"))
+    list(Patient.objects.select_for_update(of=("self",)).filter(lines__in=lines).order_by("pk"))
+    list(Returnee.objects.select_for_update(of=("self",)).filter(lines__in=lines).order_by("pk"))
 
 
 def close_lines(lines: Iterable[BatchMember], end_reason: str, *, person_status: dict) -> None:

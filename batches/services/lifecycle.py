@@ -181,18 +181,18 @@ def batch_cross(*, batch: Batch, actor, outcomes: Mapping[int, str]) -> Batch:
     lock_people(batch)
     lines = list(open_lines(batch))
     on_board = {line.pk for line in lines}
-    errors = {}
+    errors = []
     unknown = sorted(set(outcomes) - on_board)
     if unknown:
-        errors["outcomes"] = f"lines {unknown} are not on board batch {batch.code}"
+        errors.append(f"lines {unknown} are not on board batch {batch.code}")
     missing = [line.reference for line in lines if line.pk not in outcomes]
     if missing:
-        errors["outcomes"] = f"no outcome for {', '.join(missing)}"
+        errors.append(f"no outcome for {', '.join(missing)}")
     invalid = {k: v for k, v in outcomes.items() if v not in Outcome.values}
     if invalid:
-        errors["outcomes"] = f"unknown outcomes {invalid}; use one of {Outcome.values}"
+        errors.append(f"unknown outcomes {invalid}; use one of {Outcome.values}")
     if errors:
-        raise ValidationError(errors)
+        raise ValidationError({"outcomes": errors})
     for line in lines:
         line.outcome = outcomes[line.pk]
     close_lines(

@@ -56,6 +56,17 @@ def _create_line(batch: Batch, **person) -> BatchMember:
         ) from exc
 
 
+def _line_of(batch: Batch, member: BatchMember, *, lock: bool = False) -> BatchMember:
+    lines = BatchMember.objects.select_related("batch", "patient", "companion__patient", "returnee")
+    if lock:
+        # `of`: PostgreSQL cannot lock the nullable side of the outer joins; the line is enough.
+        lines = lines.select_for_update(of=("self",))
+    line = lines.filter(pk=member.pk, batch=batch).first()
+    if line is None:
+        raise ValidationError({"member": f"line {member.pk} is not on batch {batch.code}"})
+    return line
+
+
 def _check_companions(patient: Patient, companions: Sequence[Companion], already: int) -> None:
     ids = [c.pk for c in companions]
     if len(set(ids)) != len(ids):
@@ -154,9 +165,7 @@ def batch_remove_member(*, batch: Batch, member: BatchMember, actor) -> None:
     queue with their original registration time."""
     batch = lock_batch(batch)
     _require_draft(batch)
-    member = BatchMember.objects.select_related("batch", "patient", "companion", "returnee").get(
-        pk=member.pk, batch=batch
-    )
+    member = _line_of(batch, member)
     removed = [member]
     if member.patient_id:
         removed += list(batch.members.filter(is_open=True, companion__patient=member.patient_id))
@@ -188,12 +197,7 @@ def batch_record_clearance(
         raise TransitionRefused(
             f"batch {batch.code} is {batch.status}: clearance is recorded only once it is submitted"
         )
-    # `of`: PostgreSQL cannot lock the nullable side of the outer joins; only the line is locked.
-    member = (
-        BatchMember.objects.select_for_update(of=("self",))
-        .select_related("batch", "patient", "companion__patient", "returnee")
-        .get(pk=member.pk, batch=batch)
-    )
+    member = _line_of(batch, member, lock=True)
     if not member.is_open:
         raise TransitionRefused(f"line {member.reference} is closed")
     old = member.clearance

@@ -18,6 +18,8 @@ class SubjectType(models.TextChoices):
 class Action(models.TextChoices):
     CREATE = "create", _("created")
     REGISTER = "register", _("registered")
+    UPDATE = "update", _("details changed")
+    COMPANION_ADD = "companion_add", _("companion registered")
     ADD_MEMBER = "add_member", _("person added")
     REMOVE_MEMBER = "remove_member", _("person removed")
     CLEARANCE = "clearance", _("clearance recorded")

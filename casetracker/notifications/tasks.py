@@ -20,7 +20,8 @@ MAX_ATTEMPTS = 5
 def deliver_notification(self, notification_id: int) -> str:
     with audit_context(channel=Channel.WORKER), transaction.atomic():
         notification = (
-            Notification.objects.select_for_update()
+            # Lock this row only: the event is shared by every notification of the transition.
+            Notification.objects.select_for_update(of=("self",))
             .select_related("event")
             .filter(pk=notification_id)
             .first()

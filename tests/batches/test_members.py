@@ -7,7 +7,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from batches.models import BatchMember
 from batches.services import (
     batch_add_companion,
     batch_add_patient,
@@ -395,8 +394,9 @@ def test_batch_remove_member_refused_unless_draft(draft, quota, patient, coordin
 def test_batch_remove_member_of_another_batch_is_not_found(draft, facility, patient, coordinator):
     [line] = batch_add_patient(batch=draft, patient=patient, actor=coordinator)
     other = factories.BatchFactory(staging_facility=facility)
-    with refused(BatchMember.DoesNotExist):
+    with refused(ValidationError, match=f"is not on batch {other.code}") as info:
         batch_remove_member(batch=other, member=line, actor=coordinator)
+    assert "member" in info.value.message_dict
 
 
 # --- batch_record_clearance -----------------------------------------------------------------

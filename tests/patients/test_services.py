@@ -154,9 +154,22 @@ def test_patient_update_changes_details_but_not_status_or_place(patient, coordin
     assert (patient.priority, patient.phone) == ("critical", "+1")
     assert (patient.status, patient.registered_at) == ("waiting", REGISTERED)
     assert updated.priority == "critical"
-    # Detail edits are not state changes: no event, nobody notified (see DESIGN section 3).
-    assert events_since(since) == []
+    # A priority change moves the case in the queue: recorded by field name, never by value.
+    assert_event(
+        the_event_since(since),
+        subject_type="patient",
+        subject_ref=patient.case_reference,
+        action="update",
+        actor=coordinator,
+        details={"fields": ["phone", "priority"]},
+    )
     assert notifications_since(since) == []
+
+
+def test_patient_update_without_a_change_writes_nothing(patient, coordinator):
+    since = mark()
+    patient_update(patient=patient, actor=coordinator, priority=patient.priority)
+    assert events_since(since) == []
 
 
 @pytest.mark.parametrize(
@@ -236,6 +249,14 @@ def test_companion_add_adult_guardian(patient, coordinator, today):
     )
     companion.refresh_from_db()
     assert (companion.patient, companion.is_guardian) == (patient, True)
+    assert_event(
+        the_event_since(since),
+        subject_type="patient",
+        subject_ref=patient.case_reference,
+        action="companion_add",
+        details={"companion": companion.pk, "guardian": True},
+    )
+    assert "Sami" not in str(the_event_since(since).details)
     assert notifications_since(since) == []
 
 
@@ -292,9 +313,19 @@ def referral_data(facility, **overrides):
 
 
 def test_referral_create_starts_pending(patient, facility, coordinator):
+    since = mark()
     referral = referral_create(patient=patient, actor=coordinator, **referral_data(facility))
     referral.refresh_from_db()
     assert (referral.patient, referral.status) == (patient, "pending")
+    assert_event(
+        the_event_since(since),
+        subject_type="referral",
+        subject_ref=patient.case_reference,
+        action="create",
+        to_state="pending",
+        details={"referral_id": referral.pk},
+    )
+    assert notifications_since(since) == []
 
 
 @pytest.mark.parametrize(
