@@ -16,6 +16,12 @@ def _missing(what: str) -> None:
     pytest.skip(f"{what} is not configured here (set it to run this test)")
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # The production hasher is deliberately slow; every factory user would pay for it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def require_postgres(db):
     if connection.vendor != "postgresql":

@@ -14,6 +14,12 @@ from ..models import (
     ReferralStatus,
     Returnee,
 )
+from ..services import (
+    COMPANION_EDITABLE,
+    PATIENT_EDITABLE,
+    REFERRAL_EDITABLE,
+    RETURNEE_EDITABLE,
+)
 
 
 def hides_clinical_detail(context) -> bool:
@@ -37,26 +43,7 @@ class PatientSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Patient
-        fields = [
-            "case_reference",
-            "name_latin",
-            "name_arabic",
-            "national_id",
-            "date_of_birth",
-            "sex",
-            "phone",
-            "facility",
-            "priority",
-            "clinical_category",
-            "diagnosis",
-            "needs_stretcher",
-            "needs_wheelchair",
-            "needs_oxygen",
-            "needs_incubator",
-            "needs_escort_nurse",
-            "status",
-            "registered_at",
-        ]
+        fields = ["case_reference", *PATIENT_EDITABLE, "status", "registered_at"]
         read_only_fields = ["case_reference", "status", "registered_at"]
 
     def to_representation(self, instance):
@@ -76,17 +63,7 @@ class CompanionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Companion
-        fields = [
-            "id",
-            "patient",
-            "name_latin",
-            "name_arabic",
-            "national_id",
-            "date_of_birth",
-            "sex",
-            "relationship",
-            "is_guardian",
-        ]
+        fields = ["id", "patient", *COMPANION_EDITABLE]
 
 
 class CompanionUpdateSerializer(CompanionSerializer):
@@ -99,18 +76,7 @@ class ReferralSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Referral
-        fields = [
-            "id",
-            "patient",
-            "number",
-            "specialty",
-            "referring_facility",
-            "destination_country",
-            "destination_hospital",
-            "issued_on",
-            "expires_on",
-            "status",
-        ]
+        fields = ["id", "patient", *REFERRAL_EDITABLE, "status"]
         read_only_fields = ["status"]
 
 
@@ -164,18 +130,7 @@ class ReadinessStateSerializer(serializers.Serializer):
 class ReturneeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Returnee
-        fields = [
-            "reference",
-            "name_latin",
-            "name_arabic",
-            "national_id",
-            "date_of_birth",
-            "sex",
-            "phone",
-            "left_on",
-            "status",
-            "registered_at",
-        ]
+        fields = ["reference", *RETURNEE_EDITABLE, "status", "registered_at"]
         read_only_fields = ["reference", "status", "registered_at"]
 
 

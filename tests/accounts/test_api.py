@@ -1,6 +1,5 @@
 """API: the token exchange and the facilities list."""
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
@@ -12,12 +11,6 @@ from tests import factories
 TOKEN_URL = "/api/v1/auth/token/"
 FACILITIES = "/api/v1/facilities/"
 PASSWORD = "correct-horse-battery-staple"  # what UserFactory sets
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # PBKDF2 costs ~0.3 s per user created; these tests are not about hashing.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 # --- POST auth/token/ -----------------------------------------------------------------------

@@ -17,11 +17,6 @@ EVENTS = "/api/v1/events/"
 CANCEL = {"reason_code": "no_reason_given", "reason_text": "called off", "source": "who"}
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _event(actor, facility=None, **fields):
     """Append one event the way services do (inside a transaction)."""
     fields.setdefault("subject_type", "patient")

@@ -20,11 +20,6 @@ EVENTS = "/api/v1/events/"
 TODAY = timezone.localdate
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _url(batch, action=""):
     return f"{BATCHES}{batch.code}/{action + '/' if action else ''}"
 

@@ -15,11 +15,6 @@ UNREAD = "/api/v1/notifications/unread-count/"
 CANCEL = {"reason_code": "security", "reason_text": "closed today", "source": "border_authority"}
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _notify(users, action="cancel", batch_ref="RAF-2026-02-04-3"):
     """An event and its outbox rows, as a batch service writes them."""
     with transaction.atomic():

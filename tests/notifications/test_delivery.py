@@ -11,11 +11,6 @@ from tests import factories
 from tests.service_helpers import mark, notifications_since, the_event_since
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def batch(facility, quota, coordinator, nurse, ready_patient):
     """A draft at `facility` with one ready patient; the coordinator reads English, the nurse of

@@ -19,11 +19,6 @@ REFERRALS = "/api/v1/referrals/"
 RETURNEES = "/api/v1/returnees/"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _patient_body(**overrides):
     body = {
         "name_latin": "Amal Haddad",

@@ -35,11 +35,6 @@ from tests.service_helpers import (
 REGISTERED = dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.UTC)
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def today():
     return timezone.localdate()
