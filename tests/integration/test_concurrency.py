@@ -4,6 +4,7 @@ Exactly one wins; the other gets the clear refusal; nothing is left half-written
 
 import threading
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -76,14 +77,15 @@ def test_cancel_and_cross_at_once_exactly_one_wins(require_postgres, coordinator
         batch, patient = _in_transit(coordinator, facility)
         outcomes = {line.pk: "crossed" for line in batch.members.all()}
         results = at_once(
-            lambda b=batch: batch_cancel(
-                batch=b,
+            partial(
+                batch_cancel,
+                batch=batch,
                 actor=coordinator,
                 reason_code="no_reason_given",
                 reason_text="Relayed by WHO at the gate.",
                 source="who",
             ),
-            lambda b=batch, o=outcomes: batch_cross(batch=b, actor=coordinator, outcomes=o),
+            partial(batch_cross, batch=batch, actor=coordinator, outcomes=outcomes),
         )
         kinds = sorted(kind for kind, _ in results)
         assert kinds == ["ok", "refused"], results
@@ -116,14 +118,8 @@ def test_same_patient_added_to_two_batches_at_once(require_postgres, coordinator
         patient = factories.PatientFactory(facility=facility)
         factories.ReferralFactory(patient=patient)
         companion = factories.CompanionFactory(patient=patient)
-        results = at_once(
-            lambda: batch_add_patient(
-                batch=first, patient=patient, companions=[companion], actor=coordinator
-            ),
-            lambda: batch_add_patient(
-                batch=second, patient=patient, companions=[companion], actor=coordinator
-            ),
-        )
+        add = partial(batch_add_patient, patient=patient, companions=[companion], actor=coordinator)
+        results = at_once(partial(add, batch=first), partial(add, batch=second))
         assert sorted(kind for kind, _ in results) == ["ok", "refused"], results
         won, lost = (first, second) if results[0][0] == "ok" else (second, first)
         [refusal] = [value for kind, value in results if kind == "refused"]
