@@ -1,12 +1,11 @@
 """API: the token exchange and the facilities list."""
 
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from casetracker.accounts.models import Facility
 from tests import factories
+from tests.api_helpers import count_queries
 
 TOKEN_URL = "/api/v1/auth/token/"
 FACILITIES = "/api/v1/facilities/"
@@ -145,20 +144,11 @@ def test_facilities_are_read_only(api, coordinator, auditor, facility):
     assert list(Facility.objects.values_list("code", flat=True)) == ["al-amal"]
 
 
-def _count_queries(api, user, url):
-    # A fresh user object each time: the role is cached on the instance.
-    fresh = type(user).objects.get(pk=user.pk)
-    with CaptureQueriesContext(connection) as ctx:
-        response = api(fresh).get(url)
-    assert response.status_code == 200
-    return len(ctx), response.json()
-
-
 def test_facilities_list_constant_number_of_queries(api, coordinator):
     factories.FacilityFactory.create_batch(2)
-    small, body = _count_queries(api, coordinator, FACILITIES)
+    small, body = count_queries(api, coordinator, FACILITIES)
     assert body["count"] == 2
     factories.FacilityFactory.create_batch(18)
-    large, body = _count_queries(api, coordinator, FACILITIES)
+    large, body = count_queries(api, coordinator, FACILITIES)
     assert len(body["results"]) == 20
     assert small == large

@@ -4,8 +4,6 @@ import datetime as dt
 import itertools
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from batches import services
@@ -13,6 +11,7 @@ from batches.models import Batch, BatchMember, CrossingQuota
 from casetracker.audit.models import Event
 from casetracker.notifications.models import Notification
 from tests import factories
+from tests.api_helpers import assert_constant_queries
 
 BATCHES = "/api/v1/batches/"
 QUOTAS = "/api/v1/quotas/"
@@ -66,25 +65,6 @@ def _refused(response, *fragments):
     for fragment in fragments:
         assert any(fragment in p for p in body["problems"]), (fragment, body["problems"])
     return body
-
-
-def _count_queries(api, user, url):
-    # A fresh user object each time: the role is cached on the instance.
-    fresh = type(user).objects.get(pk=user.pk)
-    with CaptureQueriesContext(connection) as ctx:
-        response = api(fresh).get(url)
-    assert response.status_code == 200
-    return len(ctx), response.json()
-
-
-def _assert_constant_queries(api, user, url, make):
-    make(2)
-    small, body = _count_queries(api, user, url)
-    assert body["count"] == 2
-    make(18)
-    large, body = _count_queries(api, user, url)
-    assert len(body["results"]) == 20
-    assert small == large, f"{url}: {small} queries for 2 rows, {large} for 20"
 
 
 # --- batches/ -------------------------------------------------------------------------------
@@ -270,7 +250,7 @@ def test_batches_list_constant_number_of_queries(api, coordinator, facility):
             )
             services.batch_reschedule(batch=old, actor=coordinator, planned_date=TODAY())
 
-    _assert_constant_queries(api, coordinator, BATCHES, make)
+    assert_constant_queries(api, coordinator, BATCHES, make)
 
 
 # --- batches/{code}/members/ ----------------------------------------------------------------
@@ -547,7 +527,7 @@ def test_members_list_constant_number_of_queries(api, coordinator, facility):
                 batch=batch, patient=patient, companions=[companion], actor=coordinator
             )
 
-    _assert_constant_queries(api, coordinator, _url(batch, "members"), make)
+    assert_constant_queries(api, coordinator, _url(batch, "members"), make)
 
 
 def test_members_list_of_return_batch_constant_number_of_queries(api, coordinator, facility):
@@ -557,7 +537,7 @@ def test_members_list_of_return_batch_constant_number_of_queries(api, coordinato
         for returnee in factories.ReturneeFactory.create_batch(n):
             services.batch_add_returnee(batch=batch, returnee=returnee, actor=coordinator)
 
-    _assert_constant_queries(api, coordinator, _url(batch, "members"), make)
+    assert_constant_queries(api, coordinator, _url(batch, "members"), make)
 
 
 # --- batches/{code}/members/{id}/clearance/ -------------------------------------------------
@@ -1148,7 +1128,7 @@ def test_quotas_list_constant_number_of_queries(api, coordinator):
         for i in range(start, start + n):
             factories.QuotaFactory(date=TODAY() + dt.timedelta(days=i))
 
-    _assert_constant_queries(api, coordinator, QUOTAS, make)
+    assert_constant_queries(api, coordinator, QUOTAS, make)
 
 
 # --- schema and docs ------------------------------------------------------------------------

@@ -4,14 +4,13 @@ import datetime as dt
 import re
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from batches import services as batch_services
 from casetracker.audit.models import Event
 from patients.models import Companion, Patient, Readiness, ReadinessChange, Referral, Returnee
 from tests import factories
+from tests.api_helpers import assert_constant_queries
 
 PATIENTS = "/api/v1/patients/"
 COMPANIONS = "/api/v1/companions/"
@@ -35,26 +34,6 @@ def _patient_body(**overrides):
     }
     body.update(overrides)
     return body
-
-
-def _count_queries(api, user, url):
-    # A fresh user object each time: the role is cached on the instance.
-    fresh = type(user).objects.get(pk=user.pk)
-    with CaptureQueriesContext(connection) as ctx:
-        response = api(fresh).get(url)
-    assert response.status_code == 200
-    return len(ctx), response.json()
-
-
-def _assert_constant_queries(api, user, url, make):
-    """`make(n)` adds n rows to the list at `url`; 2 rows and 20 rows cost the same queries."""
-    make(2)
-    small, body = _count_queries(api, user, url)
-    assert body["count"] == 2
-    make(18)
-    large, body = _count_queries(api, user, url)
-    assert len(body["results"]) == 20
-    assert small == large, f"{url}: {small} queries for 2 rows, {large} for 20"
 
 
 # --- patients/ ------------------------------------------------------------------------------
@@ -304,7 +283,7 @@ def test_patients_update_unknown_reference_is_404(api, coordinator):
 
 def test_patients_list_constant_number_of_queries(api, coordinator):
     # Each patient at its own facility, so a missing select_related shows per row.
-    _assert_constant_queries(
+    assert_constant_queries(
         api, coordinator, PATIENTS, lambda n: factories.PatientFactory.create_batch(n)
     )
 
@@ -622,7 +601,7 @@ def test_companions_anonymous_is_401(api):
 
 
 def test_companions_list_constant_number_of_queries(api, coordinator):
-    _assert_constant_queries(
+    assert_constant_queries(
         api, coordinator, COMPANIONS, lambda n: factories.CompanionFactory.create_batch(n)
     )
 
@@ -802,7 +781,7 @@ def test_referrals_anonymous_is_401(api):
 
 
 def test_referrals_list_constant_number_of_queries(api, coordinator):
-    _assert_constant_queries(
+    assert_constant_queries(
         api, coordinator, REFERRALS, lambda n: factories.ReferralFactory.create_batch(n)
     )
 
@@ -945,7 +924,7 @@ def test_returnees_anonymous_is_401(api):
 
 
 def test_returnees_list_constant_number_of_queries(api, coordinator):
-    _assert_constant_queries(
+    assert_constant_queries(
         api, coordinator, RETURNEES, lambda n: factories.ReturneeFactory.create_batch(n)
     )
 
