@@ -4,9 +4,14 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from casetracker.celery import app as celery_app
 from tests import factories
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Tests that commit queue real delivery tasks when REDIS_URL is set: give them a queue of their
+# own, so a developer's running worker never delivers test rows (nor the tests its rows).
+celery_app.conf.task_default_queue = f"casetracker-test-{os.getpid()}"
 
 
 def _missing(what: str) -> None:

@@ -13,13 +13,19 @@ from casetracker.celery import app
 def celery_worker(require_redis, mailoutbox):
     """A solo-pool worker in this process: its emails land in `mailoutbox`, its database writes
     are visible to the test (use `django_db(transaction=True)`)."""
+    eager, hijack = app.conf.task_always_eager, app.conf.worker_hijack_root_logger
     app.conf.task_always_eager = False
-    # Leftovers of an earlier run must not be delivered into this test.
+    # The worker must not take over the root logger for the rest of the session.
+    app.conf.worker_hijack_root_logger = False
+    # Tasks queued by earlier transactional tests (no worker then) must not be delivered here.
     app.control.purge()
-    with start_worker(
-        app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"
-    ) as worker:
-        yield worker
+    try:
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=10, loglevel="WARNING"
+        ) as worker:
+            yield worker
+    finally:
+        app.conf.task_always_eager, app.conf.worker_hijack_root_logger = eager, hijack
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float = 20.0, what: str = "") -> None:
