@@ -265,7 +265,9 @@ def batch_reschedule(*, batch: Batch, actor, planned_date: date, staging_facilit
         created_by=actor,
     )
     carried, skipped = _carry_people(old, new)
-    return _reschedule_event(new, old, actor, carried, skipped)
+    details = {**_counts(carried), "rescheduled_from": old.code, "left_out": skipped}
+    record_batch_event(new, action=Action.RESCHEDULE, actor=actor, from_state="", details=details)
+    return new
 
 
 def _carry_people(old: Batch, new: Batch) -> tuple[list[BatchMember], list[str]]:
@@ -296,13 +298,6 @@ def _carry_people(old: Batch, new: Batch) -> tuple[list[BatchMember], list[str]]
         else:
             skipped.append(line.person_reference)
     return carried, skipped
-
-
-def _reschedule_event(new: Batch, old: Batch, actor, carried, skipped) -> Batch:
-    details = _counts(carried)
-    details.update(rescheduled_from=old.code, left_out=skipped)
-    record_batch_event(new, action=Action.RESCHEDULE, actor=actor, from_state="", details=details)
-    return new
 
 
 def _counts(lines: list[BatchMember]) -> dict:

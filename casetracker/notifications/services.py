@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from casetracker.audit.models import Event
 
-from .models import Notification, NotificationChannel, NotificationStatus
+from .models import Notification, NotificationChannel
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +24,8 @@ def notify_users(*, event: Event, users: Iterable) -> list[Notification]:
         rows.append(_row(event, user, NotificationChannel.INBOX, ""))
         if user.email:
             rows.append(_row(event, user, NotificationChannel.EMAIL, user.email))
+    # PostgreSQL and SQLite (3.35+) return the new ids from a bulk insert.
     created = Notification.objects.bulk_create(rows)
-    if any(n.pk is None for n in created):  # backends that cannot return ids from bulk_create
-        created = list(Notification.objects.filter(event=event))
     ids = [n.pk for n in created]
     if ids:
         transaction.on_commit(lambda: enqueue_delivery(ids), robust=True)
@@ -58,7 +57,3 @@ def notification_mark_read(*, notification: Notification, user) -> Notification:
         notification.read_at = timezone.now()
         notification.save(update_fields=["read_at"])
     return notification
-
-
-def pending_count() -> int:
-    return Notification.objects.filter(status=NotificationStatus.PENDING).count()
