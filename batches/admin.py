@@ -148,7 +148,7 @@ class BatchAdmin(ServiceAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view(self.transition_view)
         return [
-            path("<path:object_id>/transition/<str:name>/", view, name="batches_batch_transition"),
+            path("<int:object_id>/transition/<str:name>/", view, name="batches_batch_transition"),
             *super().get_urls(),
         ]
 
@@ -317,7 +317,7 @@ class BatchMemberAdmin(RoleAdminMixin, admin.ModelAdmin):
                 services.batch_record_clearance(
                     batch=line.batch, member=line, clearance=clearance, actor=request.user
                 )
-            except TransitionRefused as exc:
+            except (TransitionRefused, ValidationError) as exc:
                 self.message_user(request, f"{line}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"{line}: clearance {clearance}")
@@ -333,9 +333,12 @@ class BatchMemberAdmin(RoleAdminMixin, admin.ModelAdmin):
     @admin.action(description="Remove from draft batch", permissions=["change"])
     def remove(self, request, queryset):
         for line in queryset:
+            # Removing a patient removes their companions: those lines may be gone already.
+            if not BatchMember.objects.filter(pk=line.pk).exists():
+                continue
             try:
                 services.batch_remove_member(batch=line.batch, member=line, actor=request.user)
-            except (TransitionRefused, BatchMember.DoesNotExist) as exc:
+            except (TransitionRefused, ValidationError) as exc:
                 self.message_user(request, f"{line}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"{line}: removed")
@@ -346,6 +349,10 @@ class CrossingQuotaAdmin(RoleAdminMixin, admin.ModelAdmin):
     list_display = ("date", "crossing", "direction", "agreed_patients", "agreed_companions")
     list_filter = ("crossing", "direction")
     date_hierarchy = "date"
+
+    def get_readonly_fields(self, request, obj=None):
+        # A quota is the agreement of one day: its numbers change, never its day or direction.
+        return ("crossing", "date", "direction") if obj else ()
 
     def save_model(self, request, obj, form, change):
         saved = services.quota_set(

@@ -195,7 +195,11 @@ class Batch(models.Model):
 
 class BatchMemberQuerySet(models.QuerySet):
     def visible_to(self, user) -> "BatchMemberQuerySet":
-        return self.filter(batch__in=Batch.objects.visible_to(user))
+        lines = self.filter(batch__in=Batch.objects.visible_to(user))
+        # Returnees belong to no facility: the staff of a staging facility see patients' lines.
+        if user_role(user) is Role.HOSPITAL_STAFF:
+            lines = lines.filter(returnee__isnull=True)
+        return lines
 
 
 class BatchMember(models.Model):

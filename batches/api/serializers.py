@@ -153,5 +153,7 @@ class CrossingQuotaSerializer(serializers.ModelSerializer):
     class Meta:
         model = CrossingQuota
         fields = ["id", "crossing", "date", "direction", "agreed_patients", "agreed_companions"]
-        # POST replaces the quota of an existing day instead of refusing it.
+        # POST replaces the quota of an existing day instead of refusing it, so both numbers are
+        # required: a missing one must not silently become zero.
         validators = []
+        extra_kwargs = {"agreed_companions": {"required": True}}

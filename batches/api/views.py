@@ -90,9 +90,12 @@ class BatchViewSet(
     )
 
     def _lines(self, batch):
-        return batch.members.select_related(
-            "batch", "patient", "companion__patient", "returnee"
-        ).order_by("id")
+        return (
+            BatchMember.objects.visible_to(self.request.user)
+            .filter(batch=batch)
+            .select_related("batch", "patient", "companion__patient", "returnee")
+            .order_by("id")
+        )
 
     @extend_schema(methods=["GET"], responses=MemberSerializer(many=True))
     @extend_schema(
@@ -178,5 +181,5 @@ class CrossingQuotaViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, views
             day=data["date"],
             direction=data["direction"],
             agreed_patients=data["agreed_patients"],
-            agreed_companions=data.get("agreed_companions", 0),
+            agreed_companions=data["agreed_companions"],
         )

@@ -106,7 +106,8 @@ def record_line_event(
         subject_type=SubjectType.MEMBER,
         subject_ref=f"{line.batch.code}#{line.pk}",
         batch_ref=line.batch.code,
-        subject_facility_id=line.batch.staging_facility_id,
+        # Returnee lines are filed under no facility, so hospital staff do not see them.
+        subject_facility_id=None if line.returnee_id else line.batch.staging_facility_id,
         action=action,
         from_state=from_state,
         to_state=to_state,

@@ -101,6 +101,7 @@ def clear_problems(batch: Batch, lines: list[BatchMember]) -> list[str]:
             other.companion_id
             and other.companion.patient_id == line.patient_id
             and other.companion.is_guardian
+            and other.companion.is_adult_on(day)
             and other.clearance == Clearance.APPROVED
             for other in lines
         ):

@@ -64,7 +64,10 @@ class PatientViewSet(ServiceViewSet):
             services.readiness_update(
                 patient=patient, actor=request.user, **serializer.validated_data
             )
-        current, _ = Readiness.objects.select_related("updated_by").get_or_create(patient=patient)
+        # Every patient gets a row at registration; a read never writes one.
+        current = Readiness.objects.select_related("updated_by").filter(
+            patient=patient
+        ).first() or Readiness(patient=patient)
         history = patient.readiness_history.select_related("changed_by")
         data = ReadinessStateSerializer(
             {"current": current, "history": history}, context=self.get_serializer_context()

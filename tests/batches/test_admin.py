@@ -180,3 +180,56 @@ def test_admin_member_add_refusal_is_shown(client, draft, coordinator, facility,
     assert response.status_code == 200
     assert f"is already in open batch {draft.code}" in response.content.decode()
     assert not BatchMember.objects.filter(batch=other).exists()
+
+
+def test_admin_removing_a_patient_and_their_companions_together(client, coordinator, facility):
+    from batches import services
+
+    batch = factories.BatchFactory(staging_facility=facility)
+    patient = factories.PatientFactory(facility=facility)
+    factories.ReferralFactory(patient=patient)
+    companions = factories.CompanionFactory.create_batch(2, patient=patient)
+    lines = services.batch_add_patient(
+        batch=batch, patient=patient, companions=companions, actor=coordinator
+    )
+    client.force_login(coordinator)
+    response = client.post(
+        reverse("admin:batches_batchmember_changelist"),
+        {"action": "remove", "_selected_action": [line.pk for line in lines]},
+    )
+    assert response.status_code == 302
+    assert not BatchMember.objects.filter(batch=batch).exists()
+    assert Event.objects.filter(batch_ref=batch.code, action="remove_member").count() == 1
+
+
+def test_admin_transition_url_with_a_non_numeric_id_is_not_an_error(client, coordinator):
+    client.force_login(coordinator)
+    # Not a transition URL at all: the admin's own "no such batch" handling answers.
+    response = client.get("/admin/batches/batch/abc/transition/prepare/", follow=True)
+    assert response.status_code == 200
+    assert "exist" in response.content.decode()
+
+
+def test_admin_quota_keeps_its_day_and_direction(client, coordinator, quota):
+    client.force_login(coordinator)
+    url = reverse("admin:batches_crossingquota_change", args=[quota.pk])
+    response = client.post(
+        url,
+        {
+            "crossing": "rafah",
+            "date": "2020-01-01",
+            "direction": "return",
+            "agreed_patients": 7,
+            "agreed_companions": 3,
+        },
+    )
+    assert response.status_code == 302
+    from batches.models import CrossingQuota
+
+    quota.refresh_from_db()
+    assert (quota.date, quota.direction, quota.agreed_patients) == (
+        quota.date,
+        "exit",
+        7,
+    )
+    assert CrossingQuota.objects.count() == 1

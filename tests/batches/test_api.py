@@ -1061,8 +1061,22 @@ def test_quotas_create(api, coordinator):
     assert response.json() == {**body, "id": CrossingQuota.objects.get().pk}
 
 
+def test_quotas_post_without_companions_is_400_and_keeps_the_quota(api, coordinator):
+    factories.QuotaFactory(date=dt.date(2026, 2, 4), agreed_patients=50, agreed_companions=100)
+    body = {"date": "2026-02-04", "direction": "exit", "agreed_patients": 1}
+    response = api(coordinator).post(QUOTAS, body, format="json")
+    assert response.status_code == 400
+    assert "agreed_companions" in response.json()
+    assert CrossingQuota.objects.get().agreed_companions == 100
+
+
 def test_quotas_post_replaces_the_days_quota(api, coordinator):
-    body = {"date": "2026-02-04", "direction": "exit", "agreed_patients": 50}
+    body = {
+        "date": "2026-02-04",
+        "direction": "exit",
+        "agreed_patients": 50,
+        "agreed_companions": 9,
+    }
     first = api(coordinator).post(QUOTAS, body, format="json").json()
     second = api(coordinator).post(QUOTAS, {**body, "agreed_patients": 7}, format="json")
     assert second.status_code == 201
@@ -1082,7 +1096,12 @@ def test_quotas_post_replaces_the_days_quota(api, coordinator):
     ],
 )
 def test_quotas_invalid_field_is_400(api, coordinator, field, value):
-    body = {"date": "2026-02-04", "direction": "exit", "agreed_patients": 50}
+    body = {
+        "date": "2026-02-04",
+        "direction": "exit",
+        "agreed_patients": 50,
+        "agreed_companions": 9,
+    }
     body[field] = value
     response = api(coordinator).post(QUOTAS, body, format="json")
     assert response.status_code == 400
@@ -1195,3 +1214,24 @@ def test_redoc_page_uses_no_cdn(client, db):
 def test_redoc_page_loads_nothing_from_another_host(client, db):
     html = client.get("/api/redoc/").content.decode().lower()
     assert "https://" not in html
+
+
+def test_members_of_a_return_batch_are_hidden_from_hospital_staff(
+    api, coordinator, nurse, facility
+):
+    from batches.services import batch_add_returnee, batch_create
+
+    batch = batch_create(
+        actor=coordinator,
+        direction="return",
+        planned_date=dt.date(2026, 2, 4),
+        staging_facility=facility,
+    )
+    returnee = factories.ReturneeFactory()
+    batch_add_returnee(batch=batch, returnee=returnee, actor=coordinator)
+    url = f"/api/v1/batches/{batch.code}/members/"
+    assert api(coordinator).get(url).json()["count"] == 1
+    body = api(nurse).get(url).json()
+    assert body["count"] == 0
+    events = api(nurse).get("/api/v1/events/", {"batch": batch.code}).content.decode()
+    assert returnee.reference not in events
