@@ -141,10 +141,14 @@ class Event(models.Model):
         raise RuntimeError("audit events are append-only")
 
 
+# What the first event of the log points back to.
+GENESIS_HASH = "0" * 64
+
+
 class ChainHead(models.Model):
     """One row, locked while an event is appended, so the hash chain has no forks."""
 
-    last_hash = models.CharField(max_length=64, default="0" * 64, verbose_name=_("last hash"))
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH, verbose_name=_("last hash"))
 
     def __str__(self) -> str:
         return self.last_hash
