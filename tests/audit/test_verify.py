@@ -2,7 +2,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from casetracker.audit.models import Event
 from patients.services import patient_register
@@ -35,9 +35,41 @@ def _verify() -> str:
 
 
 def _raw(sql: str, params: list) -> None:
-    # Behind the application's back, as someone with database access would.
+    """Behind the application's back, as someone with database access would: on PostgreSQL
+    that means switching the append-only trigger off first (rolled back with the test)."""
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Deferred foreign-key checks of this test's inserts must run before the ALTER.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
         cursor.execute(sql, params)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_event SET reason_text = 'edited later' WHERE id = %s",
+        "DELETE FROM audit_event WHERE id = %s",
+    ],
+)
+def test_database_refuses_to_change_an_event(require_postgres, log, sql):
+    with (
+        pytest.raises(DatabaseError, match="audit events are append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [log[0].pk])
+    assert Event.objects.get(pk=log[0].pk).reason_text == ""
+
+
+def test_model_refuses_to_change_an_event(log):
+    event = log[0]
+    event.reason_text = "edited later"
+    with pytest.raises(RuntimeError, match="append-only"):
+        event.save()
+    with pytest.raises(RuntimeError, match="append-only"):
+        event.delete()
+    assert Event.objects.count() == 3
 
 
 def test_verify_audit_log_accepts_an_intact_chain(log):
