@@ -2,6 +2,7 @@ import os
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from casetracker.celery import app as celery_app
@@ -89,6 +90,11 @@ def api():
         return client
 
     return make
+
+
+@pytest.fixture
+def today():
+    return timezone.localdate()
 
 
 @pytest.fixture

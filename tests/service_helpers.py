@@ -140,6 +140,9 @@ def refused(exc_type=TransitionRefused, match: str | None = None) -> Iterator:
 
 # --- Dates ----------------------------------------------------------------------------------
 
+# A registration time in the past: a patient's place in the queue, which must never move.
+REGISTERED = dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.UTC)
+
 
 def born(years_before: int, on: dt.date, *, days: int = 0) -> dt.date:
     """The date `years_before` years before `on` (28 February for a 29th), shifted by `days`."""

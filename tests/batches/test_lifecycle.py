@@ -6,7 +6,6 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
 from batches.models import Batch, BatchMember
 from batches.services import (
@@ -28,6 +27,7 @@ from casetracker.errors import TransitionRefused
 from patients.services import patient_set_status, readiness_update, referral_decide
 from tests import factories
 from tests.service_helpers import (
+    REGISTERED,
     advance,
     approve_all,
     assert_event,
@@ -38,13 +38,6 @@ from tests.service_helpers import (
     refused,
     the_event_since,
 )
-
-REGISTERED = dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def today():
-    return timezone.localdate()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from batches.services import (
 from patients.services import patient_set_status, referral_decide, returnee_withdraw
 from tests import factories
 from tests.service_helpers import (
+    REGISTERED,
     advance,
     assert_event,
     mark,
@@ -24,8 +25,6 @@ from tests.service_helpers import (
     refused,
     the_event_since,
 )
-
-REGISTERED = dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.UTC)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from patients.services import (
 )
 from tests import factories
 from tests.service_helpers import (
+    REGISTERED,
     assert_event,
     born,
     events_since,
@@ -31,13 +32,6 @@ from tests.service_helpers import (
     refused,
     the_event_since,
 )
-
-REGISTERED = dt.datetime(2025, 3, 1, 8, 30, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def today():
-    return timezone.localdate()
 
 
 @pytest.fixture
