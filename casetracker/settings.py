@@ -164,14 +164,59 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="casetracker")
-# Above the longest retry backoff, so a late-acked task is not redelivered while it still waits.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+# Above the longest retry backoff (a system check says so), or a late-acked task waiting for its
+# retry would be handed to a second worker.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * 60 * 60)
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
+# --- Notifications --------------------------------------------------------------------------
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=6)
+# Backoff before attempt n+1: a random time between half and all of base * 2**(n-1), capped.
+NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=30.0)
+NOTIFICATION_RETRY_MAX_SECONDS = env.float("NOTIFICATION_RETRY_MAX_SECONDS", default=30 * 60.0)
+# The sweeper (Celery beat) re-queues rows still pending this long after they were due: a broker
+# outage at commit time, or a lost retry, delays a notification but never loses it.
+NOTIFICATION_SWEEP_INTERVAL_SECONDS = env.float("NOTIFICATION_SWEEP_INTERVAL_SECONDS", default=60.0)
+NOTIFICATION_SWEEP_AFTER_SECONDS = env.float("NOTIFICATION_SWEEP_AFTER_SECONDS", default=120.0)
+NOTIFICATION_HTTP_TIMEOUT_SECONDS = env.float("NOTIFICATION_HTTP_TIMEOUT_SECONDS", default=10.0)
+# Who hears of each batch transition. Audiences: coordinators, staging_staff (hospital staff of
+# the staging facility), auditors, patients_sms (patients on the batch who gave a phone number
+# and consented). Partner webhooks choose their event types in the admin. Override one action
+# with e.g. NOTIFY_CANCEL=coordinators,auditors.
+_STAFF = ["coordinators", "staging_staff"]
+NOTIFICATION_AUDIENCES = {
+    action: env.list(f"NOTIFY_{action.upper()}", default=default)
+    for action, default in {
+        "prepare": _STAFF,
+        "reopen": _STAFF,
+        "submit": _STAFF,
+        "clear": [*_STAFF, "patients_sms"],
+        "depart": _STAFF,
+        "cross": _STAFF,
+        "cancel": [*_STAFF, "auditors", "patients_sms"],
+        "reschedule": _STAFF,
+    }.items()
+}
+# SMS through an HTTP provider (contract in the README); without a URL no SMS is written.
+SMS_PROVIDER_URL = env.str("SMS_PROVIDER_URL", default="")
+SMS_PROVIDER_TOKEN = env.str("SMS_PROVIDER_TOKEN", default="")
+SMS_SENDER = env.str("SMS_SENDER", default="RafahCT")
+CELERY_BEAT_SCHEDULE = {
+    "sweep-pending-notifications": {
+        "task": "casetracker.notifications.tasks.sweep_pending_notifications",
+        "schedule": NOTIFICATION_SWEEP_INTERVAL_SECONDS,
+    }
+}
+
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="case-tracker@localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 
 LOGGING = {
     "version": 1,

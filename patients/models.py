@@ -111,6 +111,17 @@ class Patient(PersonFields):
         verbose_name=_("case reference"),
     )
     phone = models.CharField(max_length=20, blank=True, verbose_name=_("phone"))
+    sms_consent = models.BooleanField(
+        default=False,
+        verbose_name=_("agrees to SMS"),
+        help_text=_("The patient agreed to receive batch news by SMS on this phone."),
+    )
+    contact_language = models.CharField(
+        max_length=5,
+        choices=settings.LANGUAGES,
+        default="ar",
+        verbose_name=_("language for SMS"),
+    )
     facility = models.ForeignKey(
         "accounts.Facility",
         on_delete=models.PROTECT,
@@ -160,6 +171,11 @@ class Patient(PersonFields):
 
     def __str__(self) -> str:
         return self.case_reference
+
+    def clean(self) -> None:
+        super().clean()
+        if self.sms_consent and not self.phone.strip():
+            raise ValidationError({"phone": "a phone number is needed to send SMS"})
 
     def is_child_on(self, on: date) -> bool:
         return age_on(self.date_of_birth, on) < settings.ADULT_AGE

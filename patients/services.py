@@ -34,6 +34,8 @@ PATIENT_EDITABLE = (
     "date_of_birth",
     "sex",
     "phone",
+    "sms_consent",
+    "contact_language",
     "facility",
     "priority",
     "clinical_category",

@@ -3,17 +3,13 @@
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.db.models import Q
-
-from casetracker.accounts.roles import Role
-from casetracker.audit.models import Action, Event, SubjectType
+from casetracker.audit.models import Event, SubjectType
 from casetracker.audit.services import record_event
-from casetracker.notifications.services import notify_users
 from patients.models import Patient, PatientStatus, Returnee, ReturneeStatus
 from patients.services import patient_move, returnee_move
 
 from ..models import Batch, BatchMember
+from .audience import notify_batch_event
 
 
 def lock_batch(batch: Batch) -> Batch:
@@ -62,16 +58,6 @@ def close_lines(lines: Iterable[BatchMember], end_reason: str, *, person_status:
 BACK_TO_QUEUE = {"patient": PatientStatus.WAITING, "returnee": ReturneeStatus.WAITING}
 
 
-def recipients(batch: Batch, action: str) -> list:
-    """Coordinators, the staff of the staging facility, and auditors for a cancellation."""
-    who = Q(groups__name=Role.COORDINATOR) | Q(
-        groups__name=Role.HOSPITAL_STAFF, facility_id=batch.staging_facility_id
-    )
-    if action == Action.CANCEL:
-        who |= Q(groups__name=Role.AUDITOR)
-    return list(get_user_model().objects.filter(who, is_active=True).distinct())
-
-
 def record_batch_event(
     batch: Batch,
     *,
@@ -79,9 +65,12 @@ def record_batch_event(
     actor,
     from_state: str,
     notify: bool = True,
+    lines: Iterable[BatchMember] | None = None,
     details: dict[str, Any] | None = None,
     **reason: str,
 ) -> Event:
+    """The batch's event; unless `notify` is off, its notifications to the people concerned,
+    those on `lines` (by default the batch's open lines)."""
     event = record_event(
         subject_type=SubjectType.BATCH,
         subject_ref=batch.code,
@@ -95,7 +84,7 @@ def record_batch_event(
         **reason,
     )
     if notify:
-        notify_users(event=event, users=recipients(batch, action))
+        notify_batch_event(event, batch, open_lines(batch) if lines is None else lines)
     return event
 
 

@@ -85,12 +85,20 @@ def batch_create(
     return batch
 
 
-def _move(batch: Batch, name: str, actor, *, details: dict | None = None, **reason) -> Batch:
+def _move(
+    batch: Batch, name: str, actor, *, lines=None, details: dict | None = None, **reason
+) -> Batch:
     from_state = batch.status
     batch.status = states.TRANSITIONS[name].target
     batch.save()
     record_batch_event(
-        batch, action=name, actor=actor, from_state=from_state, details=details, **reason
+        batch,
+        action=name,
+        actor=actor,
+        from_state=from_state,
+        lines=lines,
+        details=details,
+        **reason,
     )
     return batch
 
@@ -105,7 +113,7 @@ def batch_prepare(*, batch: Batch, actor) -> Batch:
     problems = prepare_problems(batch, lines)
     if problems:
         raise TransitionRefused(problems)
-    return _move(batch, "prepare", actor, details=_counts(lines))
+    return _move(batch, "prepare", actor, lines=lines, details=_counts(lines))
 
 
 @transaction.atomic
@@ -121,7 +129,8 @@ def batch_submit(*, batch: Batch, actor) -> Batch:
     """Prepared -> submitted: the list went to the border authority for security vetting."""
     batch = lock_batch(batch)
     states.check("submit", batch)
-    return _move(batch, "submit", actor, details=_counts(list(open_lines(batch))))
+    lines = list(open_lines(batch))
+    return _move(batch, "submit", actor, lines=lines, details=_counts(lines))
 
 
 @transaction.atomic
@@ -150,7 +159,8 @@ def batch_clear(*, batch: Batch, actor) -> Batch:
     travelling = [line for line in lines if line not in staying]
     details = _counts(travelling)
     details["not_cleared"] = [line.person_reference for line in staying]
-    return _move(batch, "clear", actor, details=details)
+    # Only those cleared to travel hear "you are cleared"; the others are told by a person.
+    return _move(batch, "clear", actor, lines=travelling, details=details)
 
 
 @transaction.atomic
@@ -162,7 +172,7 @@ def batch_depart(*, batch: Batch, actor) -> Batch:
     main = "patient" if batch.direction == Direction.EXIT else "returnee"
     if not any(line.kind == main for line in lines):
         raise TransitionRefused(f"batch {batch.code} has no {main} cleared to travel: cancel it")
-    return _move(batch, "depart", actor, details=_counts(lines))
+    return _move(batch, "depart", actor, lines=lines, details=_counts(lines))
 
 
 def _crossed_status(line: BatchMember) -> str:
@@ -204,7 +214,7 @@ def batch_cross(*, batch: Batch, actor, outcomes: Mapping[int, str]) -> Batch:
     details["outcomes"] = {
         outcome: sum(1 for line in lines if line.outcome == outcome) for outcome in Outcome.values
     }
-    return _move(batch, "cross", actor, details=details)
+    return _move(batch, "cross", actor, lines=lines, details=details)
 
 
 @transaction.atomic
@@ -234,6 +244,7 @@ def batch_cancel(*, batch: Batch, actor, reason_code: str, reason_text: str, sou
         batch,
         "cancel",
         actor,
+        lines=lines,
         details=_counts(lines),
         reason_code=reason_code,
         reason_text=batch.cancel_reason_text,
@@ -266,7 +277,9 @@ def batch_reschedule(*, batch: Batch, actor, planned_date: date, staging_facilit
     )
     carried, skipped = _carry_people(old, new)
     details = {**_counts(carried), "rescheduled_from": old.code, "left_out": skipped}
-    record_batch_event(new, action=Action.RESCHEDULE, actor=actor, from_state="", details=details)
+    record_batch_event(
+        new, action=Action.RESCHEDULE, actor=actor, from_state="", lines=carried, details=details
+    )
     return new
 
 

@@ -13,8 +13,12 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self) -> None:
+        from . import audiences  # noqa: F401  (registers the settings check)
+
         if settings.CELERY_TASK_ALWAYS_EAGER:
             logger.info(
                 "REDIS_URL is not set: Celery runs in eager mode, notifications are delivered "
                 "in the web process right after each commit."
             )
+        if not settings.SMS_PROVIDER_URL:
+            logger.info("SMS_PROVIDER_URL is not set: no SMS notifications are written.")

@@ -1,4 +1,8 @@
-"""Message texts, rendered at delivery time in the recipient's language from templates."""
+"""What a notification says, rendered at delivery time in the recipient's language.
+
+Email and inbox texts go to staff and may say more; SMS and webhook texts leave this system for
+phones and partner systems, so they carry references only (a case reference, a batch code,
+states and reason codes), never a name, an ID number, a diagnosis, a facility or free text."""
 
 from dataclasses import dataclass
 
@@ -8,23 +12,62 @@ from django.utils import translation
 from casetracker.audit.models import Event
 from casetracker.audit.vocabulary import state_label
 
+from .audiences import event_type
+from .models import Notification
+
 
 @dataclass(frozen=True)
 class Message:
     subject: str
     body: str
+    html: str = ""
+
+
+def _context(event: Event) -> dict:
+    return {
+        "event": event,
+        "action": event.action,
+        "reference": event.batch_ref or event.subject_ref,
+        "from_label": state_label(event.from_state) if event.from_state else "",
+        "to_label": state_label(event.to_state) if event.to_state else "",
+        "reason_label": state_label(event.reason_code) if event.reason_code else "",
+        "source_label": state_label(event.source) if event.source else "",
+    }
 
 
 def render_event_message(event: Event, language: str) -> Message:
     with translation.override(language):
-        context = {
-            "event": event,
-            "reference": event.batch_ref or event.subject_ref,
-            "from_label": state_label(event.from_state) if event.from_state else "",
-            "to_label": state_label(event.to_state) if event.to_state else "",
-            "reason_label": state_label(event.reason_code) if event.reason_code else "",
-            "source_label": state_label(event.source) if event.source else "",
-        }
+        context = _context(event)
         subject = render_to_string("notifications/event_subject.txt", context).strip()
         body = render_to_string("notifications/event_body.txt", context).strip()
-    return Message(subject=" ".join(subject.split()), body=body)
+        html = render_to_string("notifications/event_body.html", context)
+    return Message(subject=" ".join(subject.split()), body=body, html=html)
+
+
+def render_sms(notification: Notification) -> str:
+    event = notification.event
+    with translation.override(notification.language):
+        context = {
+            "action": event.action,
+            "case": notification.payload.get("case", ""),
+            "batch": event.batch_ref,
+            "to_label": state_label(event.to_state) if event.to_state else "",
+        }
+        text = render_to_string("notifications/sms.txt", context)
+    return " ".join(text.split())
+
+
+def webhook_payload(notification: Notification) -> dict:
+    event = notification.event
+    return {
+        "id": notification.idempotency_key,
+        "type": event_type(event.subject_type, event.action),
+        "occurred_at": event.created_at.isoformat(),
+        "batch": event.batch_ref,
+        "from": event.from_state,
+        "to": event.to_state,
+        "reason_code": event.reason_code,
+        "source": event.source,
+        "rescheduled_from": (event.details or {}).get("rescheduled_from", ""),
+        "cases": notification.payload.get("cases", []),
+    }

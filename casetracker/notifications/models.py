@@ -1,4 +1,7 @@
+import secrets
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -30,6 +33,62 @@ class NotificationQuerySet(models.QuerySet):
         return self.filter(recipient=user)
 
 
+def default_attempt_limit() -> int:
+    return settings.NOTIFICATION_MAX_ATTEMPTS
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class WebhookSubscriptionQuerySet(models.QuerySet):
+    def subscribed_to(self, event_type: str) -> list["WebhookSubscription"]:
+        # A JSON list is matched in Python: `contains` on JSON is not available on SQLite.
+        return [s for s in self.filter(is_active=True) if event_type in s.event_types]
+
+
+class WebhookSubscription(models.Model):
+    """A partner system that receives signed JSON for the event types it subscribed to."""
+
+    name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
+    url = models.URLField(max_length=500, verbose_name=_("URL"))
+    secret = models.CharField(
+        max_length=100,
+        default=new_webhook_secret,
+        help_text=_("Shared with the partner; signs every request (HMAC-SHA256)."),
+        verbose_name=_("signing secret"),
+    )
+    event_types = models.JSONField(
+        default=list, blank=True, verbose_name=_("event types"), help_text=_("e.g. batch.cancel")
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("active"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+
+    objects = WebhookSubscriptionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("webhook subscription")
+        verbose_name_plural = _("webhook subscriptions")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        from .audiences import EVENT_TYPES
+
+        if not isinstance(self.event_types, list) or not all(
+            isinstance(t, str) for t in self.event_types
+        ):
+            raise ValidationError({"event_types": "must be a list of event type names"})
+        unknown = sorted(set(self.event_types) - set(EVENT_TYPES))
+        if unknown:
+            raise ValidationError(
+                {"event_types": f"unknown event types {unknown}; use some of {list(EVENT_TYPES)}"}
+            )
+
+
 class Notification(models.Model):
     """Outbox row: written in the transaction of the event, delivered by a task after commit."""
 
@@ -48,11 +107,21 @@ class Notification(models.Model):
         verbose_name=_("recipient"),
     )
     address = models.CharField(
-        max_length=254,
+        max_length=500,
         blank=True,
         help_text="email address, phone number or endpoint",
         verbose_name=_("address"),
     )
+    subscription = models.ForeignKey(
+        WebhookSubscription,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("webhook subscription"),
+    )
+    # References only (case references, batch codes): what SMS and webhook texts may carry.
+    payload = models.JSONField(default=dict, blank=True, verbose_name=_("payload"))
     channel = models.CharField(
         max_length=10, choices=NotificationChannel.choices, verbose_name=_("channel")
     )
@@ -64,6 +133,12 @@ class Notification(models.Model):
         verbose_name=_("status"),
     )
     attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    # Raised by a manual retry from the admin: the row gets a fresh set of attempts.
+    attempt_limit = models.PositiveSmallIntegerField(
+        default=default_attempt_limit, verbose_name=_("attempt limit")
+    )
+    # When the next attempt is due: the sweeper re-queues pending rows long past it.
+    next_attempt_at = models.DateTimeField(default=timezone.now, verbose_name=_("next attempt at"))
     last_error = models.TextField(blank=True, verbose_name=_("last error"))
     idempotency_key = models.CharField(
         max_length=100, unique=True, verbose_name=_("idempotency key")
@@ -72,6 +147,9 @@ class Notification(models.Model):
         default=timezone.now, db_index=True, verbose_name=_("created at")
     )
     sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    provider_message_id = models.CharField(
+        max_length=200, blank=True, verbose_name=_("provider message id")
+    )
     read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
 
     objects = NotificationQuerySet.as_manager()
@@ -80,7 +158,10 @@ class Notification(models.Model):
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
         ordering = ["-id"]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["status", "next_attempt_at"]),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(channel__in=NotificationChannel.values),

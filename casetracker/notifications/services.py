@@ -1,53 +1,142 @@
-"""Writing outbox rows and scheduling their delivery after commit."""
+"""Writing outbox rows, scheduling their delivery after commit, retrying and reading them."""
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
 from casetracker.audit.models import Event
 
-from .models import Notification, NotificationChannel
+from .audiences import event_type
+from .models import Notification, NotificationChannel, NotificationStatus, WebhookSubscription
 
 logger = logging.getLogger(__name__)
 
 
-def notify_users(*, event: Event, users: Iterable) -> list[Notification]:
-    """Write an inbox row, and an email row where the user has an address, for each user.
+@dataclass(frozen=True)
+class SmsContact:
+    """A person who gave a phone number and consented to SMS, and the case the text is about."""
+
+    phone: str
+    language: str
+    case_reference: str
+
+
+def notify(
+    *,
+    event: Event,
+    users: Iterable = (),
+    sms: Iterable[SmsContact] = (),
+    cases: Iterable[str] = (),
+) -> list[Notification]:
+    """Write the outbox rows of one event: inbox and email for each active user, one SMS per
+    contact (when an SMS provider is configured), one webhook per partner subscribed to the
+    event type, which carries the case references in `cases`.
 
     Runs in the caller's transaction: the rows exist only if the event does. Delivery is queued
-    after commit; if the broker is down then, the rows stay `pending` for the sweeper.
-    """
+    after commit; if the broker is down then, the rows stay `pending` for the sweeper."""
     rows = []
     for user in {u.pk: u for u in users if u.is_active}.values():
-        rows.append(_row(event, user, NotificationChannel.INBOX, ""))
+        rows.append(_row(event, NotificationChannel.INBOX, f"user-{user.pk}", recipient=user))
         if user.email:
-            rows.append(_row(event, user, NotificationChannel.EMAIL, user.email))
+            rows.append(
+                _row(
+                    event,
+                    NotificationChannel.EMAIL,
+                    f"user-{user.pk}",
+                    recipient=user,
+                    address=user.email,
+                )
+            )
+    if settings.SMS_PROVIDER_URL:
+        for contact in {c.case_reference: c for c in sms if c.phone}.values():
+            rows.append(
+                _row(
+                    event,
+                    NotificationChannel.SMS,
+                    f"case-{contact.case_reference}",
+                    address=contact.phone,
+                    language=contact.language,
+                    payload={"case": contact.case_reference},
+                )
+            )
+    case_list = sorted(set(cases))
+    for subscription in WebhookSubscription.objects.subscribed_to(
+        event_type(event.subject_type, event.action)
+    ):
+        rows.append(
+            _row(
+                event,
+                NotificationChannel.WEBHOOK,
+                f"subscription-{subscription.pk}",
+                address=subscription.url,
+                subscription=subscription,
+                payload={"cases": case_list},
+            )
+        )
     # PostgreSQL and SQLite (3.35+) return the new ids from a bulk insert.
     created = Notification.objects.bulk_create(rows)
-    ids = [n.pk for n in created]
-    if ids:
-        transaction.on_commit(lambda: enqueue_delivery(ids), robust=True)
+    _enqueue_after_commit([n.pk for n in created])
     return created
 
 
-def _row(event: Event, user, channel: str, address: str) -> Notification:
+def _row(event: Event, channel: str, who: str, *, language: str = "", **fields) -> Notification:
+    recipient = fields.get("recipient")
     return Notification(
         event=event,
-        recipient=user,
-        address=address,
         channel=channel,
-        language=user.preferred_language,
-        idempotency_key=f"event-{event.pk}-{channel}-user-{user.pk}",
+        language=language or (recipient.preferred_language if recipient else "en"),
+        idempotency_key=f"event-{event.pk}-{channel}-{who}",
+        **fields,
     )
 
 
-def enqueue_delivery(notification_ids: Iterable[int]) -> None:
+def _enqueue_after_commit(ids: list[int]) -> None:
+    if ids:
+        transaction.on_commit(lambda: enqueue_delivery(ids), robust=True)
+
+
+def enqueue_delivery(notification_ids: Iterable[int]) -> int:
+    """Queue one delivery task per id; returns how many were queued.
+
+    When the broker cannot be reached the rest stay `pending`: the sweeper queues them again,
+    so the caller (a coordinator's request that already committed) never sees the outage."""
     from .tasks import deliver_notification
 
-    for notification_id in notification_ids:
-        deliver_notification.delay(notification_id)
+    ids = list(notification_ids)
+    for done, notification_id in enumerate(ids):
+        try:
+            deliver_notification.delay(notification_id)
+        except (KombuError, OSError) as exc:
+            logger.warning(
+                "broker unreachable (%s): %d notification(s) left pending for the sweeper",
+                exc,
+                len(ids) - done,
+            )
+            return done
+    return len(ids)
+
+
+def notification_retry(*, notification: Notification, actor) -> Notification:
+    """Give a failed notification a fresh set of attempts and queue it again."""
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().get(pk=notification.pk)
+        if notification.status != NotificationStatus.FAILED:
+            raise ValidationError(
+                {"status": f"only a failed notification is retried; this one is {notification.status}"}
+            )
+        notification.status = NotificationStatus.PENDING
+        notification.attempt_limit = notification.attempts + settings.NOTIFICATION_MAX_ATTEMPTS
+        notification.next_attempt_at = timezone.now()
+        notification.save(update_fields=["status", "attempt_limit", "next_attempt_at"])
+        logger.info("notification %s queued again by %s", notification.pk, actor)
+        _enqueue_after_commit([notification.pk])
+    return notification
 
 
 def notification_mark_read(*, notification: Notification, user) -> Notification:
@@ -57,3 +146,11 @@ def notification_mark_read(*, notification: Notification, user) -> Notification:
         notification.read_at = timezone.now()
         notification.save(update_fields=["read_at"])
     return notification
+
+
+def notifications_mark_all_read(*, user) -> int:
+    """Mark every unread inbox notification of `user` read; returns how many."""
+    unread = Notification.objects.filter(
+        recipient=user, channel=NotificationChannel.INBOX, read_at__isnull=True
+    )
+    return unread.update(read_at=timezone.now())

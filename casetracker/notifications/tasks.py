@@ -1,28 +1,46 @@
 """Delivery tasks: they take ids, re-read and lock the row, and deliver at most once."""
 
 import logging
+import random
+from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from casetracker.audit.context import Channel, audit_context
 
 from .channels import CHANNELS
+from .errors import DeliveryError, PermanentDeliveryError
 from .models import Notification, NotificationStatus
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
+# A task that arrives this much before the row's next attempt is a duplicate of one queued for
+# later (the sweeper queued it meanwhile, say): the later one, or the sweeper, delivers it.
+EARLY_TOLERANCE = timedelta(seconds=1)
+SWEEP_BATCH = 500
 
 
-@shared_task(bind=True, max_retries=MAX_ATTEMPTS - 1, acks_late=True)
+def backoff_seconds(failed_attempts: int) -> float:
+    """Exponential backoff with jitter: between half and all of base * 2**(n-1), capped."""
+    ceiling = min(
+        settings.NOTIFICATION_RETRY_MAX_SECONDS,
+        settings.NOTIFICATION_RETRY_BASE_SECONDS * 2 ** max(failed_attempts - 1, 0),
+    )
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (spreading retries, not secrecy)
+
+
+@shared_task(bind=True, max_retries=None, acks_late=True)
 def deliver_notification(self, notification_id: int) -> str:
+    retry_after = None
     with audit_context(channel=Channel.WORKER), transaction.atomic():
         notification = (
             # Lock this row only: the event is shared by every notification of the transition.
+            # A second copy of this task waits here, then finds the row sent.
             Notification.objects.select_for_update(of=("self",))
-            .select_related("event")
+            .select_related("event", "subscription")
             .filter(pk=notification_id)
             .first()
         )
@@ -30,29 +48,79 @@ def deliver_notification(self, notification_id: int) -> str:
             return "missing"
         if notification.status != NotificationStatus.PENDING:
             return notification.status
+        if notification.next_attempt_at > timezone.now() + EARLY_TOLERANCE:
+            return "not-due"
         notification.attempts += 1
         try:
-            CHANNELS[notification.channel](notification)
+            provider_id = CHANNELS[notification.channel](notification)
+        # Any failure, a bug included, is an attempt recorded on the row and logged with its
+        # traceback; letting it escape would roll the attempt back and retry it forever.
         except Exception as exc:
-            notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            final = notification.attempts >= MAX_ATTEMPTS
-            if final:
-                notification.status = NotificationStatus.FAILED
-            notification.save(update_fields=["attempts", "last_error", "status"])
-            logger.warning(
-                "notification %s attempt %s failed: %s",
-                notification_id,
-                notification.attempts,
-                notification.last_error,
-            )
-            if final:
-                return NotificationStatus.FAILED
-            retry_after = 2**notification.attempts * 5
+            # Run inline (no broker, `make run`), a retry runs at once: there is no beat
+            # to sweep a row left waiting, and the web request is holding on.
+            retry_after = _record_failure(notification, exc, wait=not self.request.is_eager)
         else:
             notification.status = NotificationStatus.SENT
             notification.sent_at = timezone.now()
-            notification.last_error = ""
-            notification.save(update_fields=["attempts", "status", "sent_at", "last_error"])
-            return NotificationStatus.SENT
-    # Outside the transaction, so the attempt count above is committed before the retry.
+            notification.provider_message_id = provider_id or ""
+            notification.save(
+                update_fields=["attempts", "status", "sent_at", "provider_message_id"]
+            )
+    if retry_after is None:
+        return notification.status
+    # Outside the transaction, so the attempt above is committed before the retry is queued.
     raise self.retry(countdown=retry_after)
+
+
+def _record_failure(notification: Notification, exc: Exception, *, wait: bool) -> float | None:
+    """Write the failed attempt; return the backoff before the next one, or None if final."""
+    notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    final = (
+        isinstance(exc, PermanentDeliveryError)
+        or notification.attempts >= notification.attempt_limit
+    )
+    retry_after = None if final else (backoff_seconds(notification.attempts) if wait else 0.0)
+    if final:
+        notification.status = NotificationStatus.FAILED
+    else:
+        notification.next_attempt_at = timezone.now() + timedelta(seconds=retry_after)
+    notification.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+    log = logger.warning if final or isinstance(exc, PermanentDeliveryError) else logger.info
+    log(
+        "notification %s (%s) attempt %s/%s failed%s: %s",
+        notification.pk,
+        notification.channel,
+        notification.attempts,
+        notification.attempt_limit,
+        ", giving up" if final else "",
+        notification.last_error,
+        # A failure the channel did not foresee is a bug: keep its traceback.
+        exc_info=not isinstance(exc, DeliveryError),
+    )
+    return retry_after
+
+
+@shared_task(acks_late=True)
+def sweep_pending_notifications() -> int:
+    """Queue again the pending rows whose attempt is long overdue (run by Celery beat).
+
+    Their task was never published (broker down at commit) or was lost; a duplicate is harmless
+    because delivery locks the row and checks its status. Returns how many were queued."""
+    from .services import enqueue_delivery
+
+    now = timezone.now()
+    overdue = now - timedelta(seconds=settings.NOTIFICATION_SWEEP_AFTER_SECONDS)
+    ids = list(
+        Notification.objects.filter(status=NotificationStatus.PENDING, next_attempt_at__lte=overdue)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    if not ids:
+        return 0
+    # Due now, so the next sweep leaves them alone while these tasks run.
+    Notification.objects.filter(pk__in=ids, status=NotificationStatus.PENDING).update(
+        next_attempt_at=now
+    )
+    queued = enqueue_delivery(ids)
+    logger.warning("sweeper queued %d overdue pending notification(s) again", queued)
+    return queued

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from batches import services as batch_services
 from casetracker.audit.services import record_event
 from casetracker.notifications.models import Notification
-from casetracker.notifications.services import notify_users
+from casetracker.notifications.services import notify
 from tests import factories
 
 INBOX = "/api/v1/notifications/"
@@ -25,7 +25,7 @@ def _notify(users, action="cancel", batch_ref="RAF-2026-02-04-3"):
             action=action,
             actor=None,
         )
-        return notify_users(event=event, users=users)
+        return notify(event=event, users=users)
 
 
 def _inbox_row(user, rows):

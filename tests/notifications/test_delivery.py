@@ -117,16 +117,15 @@ def test_deliver_notification_missing_row(db, mailoutbox):
     assert mailoutbox == []
 
 
-def test_deliver_notification_failure_is_retried_then_failed(prepared, coordinator, mailoutbox):
+def test_deliver_notification_permanent_failure_is_not_retried(prepared, coordinator, mailoutbox):
     email = row(prepared, coordinator, "email")
     Notification.objects.filter(pk=email.pk).update(address="")  # setup: a broken row
 
     tasks.deliver_notification.apply(args=[email.pk])
 
     email.refresh_from_db()
-    # Eager retries run at once: every attempt is spent, then the row is given up.
-    assert (email.status, email.attempts) == ("failed", tasks.MAX_ATTEMPTS)
-    assert email.last_error == "DeliveryError: no email address"
+    assert (email.status, email.attempts) == ("failed", 1)
+    assert email.last_error == "PermanentDeliveryError: no email address"
     assert email.sent_at is None
     assert mailoutbox == []
 

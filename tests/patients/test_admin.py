@@ -16,6 +16,7 @@ def _patient_form(facility, **overrides):
         "date_of_birth": "1979-04-02",
         "sex": "female",
         "phone": "",
+        "contact_language": "ar",
         "facility": facility.pk,
         "priority": "critical",
         "clinical_category": "oncology",

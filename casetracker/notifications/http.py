@@ -1,0 +1,54 @@
+"""JSON over HTTP for the SMS provider and the webhooks, with the standard library only."""
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from .errors import DeliveryError, PermanentDeliveryError
+
+# Worth another attempt: the provider is overloaded, rate-limits us or timed out.
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+
+    def json(self) -> dict:
+        try:
+            data = json.loads(self.body or b"{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+
+def post_json(url: str, body: bytes, headers: dict[str, str]) -> Answer:
+    """POST `body` and return the answer when it is a 2xx; raise a DeliveryError otherwise."""
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(  # noqa: S310 (URL from settings or the admin, http/https)
+            request, timeout=settings.NOTIFICATION_HTTP_TIMEOUT_SECONDS
+        ) as response:
+            return Answer(response.status, response.read(64 * 1024))
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+        detail = exc.read(500).decode("utf-8", "replace").strip()
+        message = f"HTTP {status} from {_host(url)}" + (f": {detail}" if detail else "")
+        if status >= 500 or status in RETRYABLE_STATUSES:
+            raise DeliveryError(message) from exc
+        raise PermanentDeliveryError(message) from exc
+    except (urllib.error.URLError, OSError) as exc:  # refused, unreachable, timed out, TLS
+        reason = getattr(exc, "reason", exc)
+        raise DeliveryError(f"{_host(url)} unreachable: {reason}") from exc
+
+
+def _host(url: str) -> str:
+    # Only the host goes into `last_error`: a URL may carry a token in its query.
+    return urllib.parse.urlsplit(url).netloc or "provider"
