@@ -164,6 +164,9 @@ class Scenario:
             date_of_birth=self._dob(child),
             sex=sex,
             phone=f"+97059{self.rng.randint(1000000, 9999999)}",
+            # Most agree to SMS news of their batch; a few read English.
+            sms_consent=i % 3 != 1,
+            contact_language="en" if i % 10 == 0 else "ar",
             facility=facility,
             priority=priority,
             clinical_category=category,

@@ -7,6 +7,7 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
+    path("inbox/", include("casetracker.notifications.urls")),
     path("api/v1/", include("casetracker.api.urls")),
     path("api/v1/", include("patients.api.urls")),
     path("api/v1/", include("batches.api.urls")),

@@ -42,26 +42,39 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class NotificationSerializer(serializers.ModelSerializer):
+    """An inbox entry and its delivery log. The address (a phone number, an endpoint) is left
+    out: the case reference and the recipient's account say who it was for."""
+
     subject = serializers.SerializerMethodField()
     batch = serializers.CharField(source="event.batch_ref", read_only=True)
     action = serializers.CharField(source="event.action", read_only=True)
+    recipient = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    case = serializers.SerializerMethodField()
 
     class Meta:
         model = Notification
         fields = [
             "id",
             "channel",
+            "recipient",
+            "case",
             "status",
             "language",
             "subject",
             "batch",
             "action",
             "attempts",
+            "attempt_limit",
+            "next_attempt_at",
             "last_error",
+            "provider_message_id",
             "created_at",
             "sent_at",
             "read_at",
         ]
+
+    def get_case(self, obj: Notification) -> str:
+        return obj.payload.get("case", "")
 
     def get_subject(self, obj: Notification) -> str:
         return render_event_message(obj.event, obj.language).subject

@@ -7,10 +7,18 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from casetracker.accounts.models import Facility
-from casetracker.accounts.permissions import READ_ROLES
+from casetracker.accounts.permissions import READ_ROLES, WRITE_ROLES
 from casetracker.audit.models import Action, Event, SubjectType
-from casetracker.notifications.models import Notification, NotificationChannel
-from casetracker.notifications.services import notification_mark_read
+from casetracker.notifications.models import (
+    Notification,
+    NotificationChannel,
+    NotificationStatus,
+)
+from casetracker.notifications.services import (
+    notification_mark_read,
+    notification_retry,
+    notifications_mark_all_read,
+)
 
 from .pagination import NewestFirstCursorPagination
 from .serializers import EventSerializer, FacilitySerializer, NotificationSerializer
@@ -57,23 +65,39 @@ class EventViewSet(viewsets.ReadOnlyModelViewSet):
         return Event.objects.visible_to(self.request.user).select_related("actor", "actor_facility")
 
 
+class NotificationFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=NotificationStatus.choices)
+    channel = django_filters.ChoiceFilter(choices=NotificationChannel.choices)
+    batch = django_filters.CharFilter(field_name="event__batch_ref")
+    mine = django_filters.BooleanFilter(
+        method="filter_mine", label="only the notifications addressed to me"
+    )
+
+    class Meta:
+        model = Notification
+        fields = ["status", "channel", "batch", "mine"]
+
+    def filter_mine(self, queryset, name, value):
+        return queryset.filter(recipient=self.request.user) if value else queryset
+
+
 class NotificationViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
-    """The signed-in user's inbox (coordinators and admins see every notification)."""
+    """Notifications and their delivery log: each user sees their own; coordinators and
+    admins see every notification (`?mine=true` for their own inbox)."""
 
     serializer_class = NotificationSerializer
-    filterset_fields = ["status", "channel"]
-    # Everyone signed in reads and marks their own inbox, auditors included.
-    action_roles = {"read": READ_ROLES}
+    filterset_class = NotificationFilter
+    # Everyone signed in reads and marks their own inbox, auditors included; retrying a
+    # failed delivery is for coordinators and admins.
+    action_roles = {"read": READ_ROLES, "read_all": READ_ROLES, "retry": WRITE_ROLES}
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Notification.objects.none()
-        qs = Notification.objects.visible_to(self.request.user).select_related("event")
-        # Lists and marking read are about one's own inbox; `?mine=0` shows everything visible.
-        mine = self.request.query_params.get("mine") != "0"
-        if self.action == "read" or (self.action in ("list", "unread_count") and mine):
+        qs = Notification.objects.visible_to(self.request.user).select_related("event", "recipient")
+        if self.action in ("read", "read_all", "unread_count"):
             qs = qs.filter(recipient=self.request.user)
         return qs
 
@@ -81,6 +105,20 @@ class NotificationViewSet(
     @action(detail=True, methods=["post"])
     def read(self, request, pk=None):
         notification = notification_mark_read(notification=self.get_object(), user=request.user)
+        return Response(self.get_serializer(notification).data)
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer("MarkedRead", {"marked": serializers.IntegerField()}),
+    )
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request):
+        return Response({"marked": notifications_mark_all_read(user=request.user)})
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        notification = notification_retry(notification=self.get_object(), actor=request.user)
         return Response(self.get_serializer(notification).data)
 
     @extend_schema(

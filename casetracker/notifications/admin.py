@@ -1,20 +1,39 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from casetracker.accounts.admin_base import RoleAdminMixin
 from casetracker.accounts.permissions import WRITE_ROLES
+from casetracker.accounts.roles import Role
 
-from .models import Notification
+from .audiences import EVENT_TYPES
+from .models import Notification, NotificationStatus, WebhookSubscription
+from .services import notification_retry
 
 
 @admin.register(Notification)
 class NotificationAdmin(RoleAdminMixin, admin.ModelAdmin):
-    """Delivery log of the outbox (read-only)."""
+    """Delivery log of the outbox: read-only, but failed deliveries can be queued again."""
 
     read_roles = WRITE_ROLES
-    list_display = ("id", "created_at", "channel", "recipient", "status", "attempts", "sent_at")
-    list_filter = ("status", "channel")
-    list_select_related = ("recipient",)
-    search_fields = ("recipient__username", "idempotency_key")
+    list_display = (
+        "id",
+        "created_at",
+        "channel",
+        "recipient",
+        "batch",
+        "status",
+        "attempts",
+        "sent_at",
+        "provider_message_id",
+        "short_error",
+    )
+    list_filter = ("status", "channel", "language")
+    list_select_related = ("recipient", "event")
+    search_fields = ("recipient__username", "idempotency_key", "event__batch_ref")
+    actions = ["retry_delivery"]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Notification._meta.fields]
@@ -24,3 +43,81 @@ class NotificationAdmin(RoleAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_retry_permission(self, request):
+        return self.may_write(request)
+
+    @admin.display(description=_("batch"), ordering="event__batch_ref")
+    def batch(self, obj: Notification) -> str:
+        return obj.event.batch_ref
+
+    @admin.display(description=_("last error"))
+    def short_error(self, obj: Notification) -> str:
+        return obj.last_error[:80]
+
+    @admin.action(
+        description=_("Retry delivery of the selected failed notifications"), permissions=["retry"]
+    )
+    def retry_delivery(self, request, queryset):
+        retried = skipped = 0
+        for notification in queryset.order_by("pk"):
+            if notification.status != NotificationStatus.FAILED:
+                skipped += 1
+                continue
+            try:
+                notification_retry(notification=notification, actor=request.user)
+            except ValidationError:  # it changed meanwhile (another coordinator retried it)
+                skipped += 1
+            else:
+                retried += 1
+        if retried:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d notification queued again.",
+                    "%(count)d notifications queued again.",
+                    retried,
+                )
+                % {"count": retried},
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d notification was not failed and was left alone.",
+                    "%(count)d notifications were not failed and were left alone.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
+
+
+class WebhookSubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https", label=_("URL"))
+    event_types = forms.MultipleChoiceField(
+        choices=[(t, t) for t in EVENT_TYPES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label=_("event types"),
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["name", "url", "secret", "event_types", "is_active"]
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(RoleAdminMixin, admin.ModelAdmin):
+    """Partner systems and the events they receive. Admins only: the secret signs requests."""
+
+    read_roles = frozenset({Role.ADMIN})
+    write_roles = frozenset({Role.ADMIN})
+    form = WebhookSubscriptionForm
+    list_display = ("name", "url", "event_type_list", "is_active", "created_at")
+    list_filter = ("is_active",)
+
+    @admin.display(description=_("event types"))
+    def event_type_list(self, obj: WebhookSubscription) -> str:
+        return ", ".join(obj.event_types)

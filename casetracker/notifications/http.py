@@ -29,11 +29,14 @@ class Answer:
 
 def post_json(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     """POST `body` and return the answer when it is a 2xx; raise a DeliveryError otherwise."""
-    request = urllib.request.Request(
+    # urllib also opens file: and ftp: URLs; an endpoint typed in the admin must not.
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise PermanentDeliveryError(f"not an http(s) URL: {_host(url)}")
+    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
         url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
     )
     try:
-        with urllib.request.urlopen(  # noqa: S310 (URL from settings or the admin, http/https)
+        with urllib.request.urlopen(  # noqa: S310 (scheme checked above)
             request, timeout=settings.NOTIFICATION_HTTP_TIMEOUT_SECONDS
         ) as response:
             return Answer(response.status, response.read(64 * 1024))

@@ -127,9 +127,8 @@ def notification_retry(*, notification: Notification, actor) -> Notification:
     with transaction.atomic():
         notification = Notification.objects.select_for_update().get(pk=notification.pk)
         if notification.status != NotificationStatus.FAILED:
-            raise ValidationError(
-                {"status": f"only a failed notification is retried; this one is {notification.status}"}
-            )
+            problem = f"only a failed notification is retried, not a {notification.status} one"
+            raise ValidationError({"status": problem})
         notification.status = NotificationStatus.PENDING
         notification.attempt_limit = notification.attempts + settings.NOTIFICATION_MAX_ATTEMPTS
         notification.next_attempt_at = timezone.now()

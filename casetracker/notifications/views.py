@@ -1,0 +1,83 @@
+"""The inbox page: a user's notifications, newest first, in the language of the page."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from casetracker.accounts.roles import Role, user_role
+
+from .messages import render_event_message
+from .models import Notification, NotificationChannel, NotificationStatus
+from .services import notification_mark_read, notifications_mark_all_read
+
+PAGE_SIZE = 25
+
+
+@login_required
+def inbox(request):
+    rows = (
+        Notification.objects.filter(recipient=request.user, channel=NotificationChannel.INBOX)
+        .select_related("event")
+        .order_by("-created_at", "-id")
+    )
+    if request.GET.get("unread") == "1":
+        rows = rows.filter(read_at__isnull=True)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    language = translation.get_language()
+    entries = [(n, render_event_message(n.event, language)) for n in page]
+    undelivered = []
+    if user_role(request.user) in (Role.COORDINATOR, Role.ADMIN):
+        undelivered = list(
+            Notification.objects.filter(status=NotificationStatus.FAILED)
+            .select_related("event", "recipient")
+            .order_by("-created_at")[:10]
+        )
+    return render(
+        request,
+        "notifications/inbox.html",
+        {
+            "page": page,
+            "entries": entries,
+            "only_unread": request.GET.get("unread") == "1",
+            "undelivered": undelivered,
+        },
+    )
+
+
+@login_required
+@require_POST
+def mark_read(request, pk: int):
+    notification = get_object_or_404(
+        Notification, pk=pk, recipient=request.user, channel=NotificationChannel.INBOX
+    )
+    notification_mark_read(notification=notification, user=request.user)
+    return redirect(_back(request))
+
+
+@login_required
+@require_POST
+def mark_all_read(request):
+    count = notifications_mark_all_read(user=request.user)
+    messages.success(
+        request,
+        ngettext("%(count)d notification marked read.", "%(count)d notifications marked read.", count)
+        % {"count": count}
+        if count
+        else _("Nothing new."),
+    )
+    return redirect(_back(request))
+
+
+def _back(request) -> str:
+    # Back to the page the user was on, never to another site.
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return reverse("notifications:inbox")
