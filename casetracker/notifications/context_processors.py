@@ -20,8 +20,10 @@ def notifications(request) -> dict:
             ).count()
         ),
         "undelivered_count": SimpleLazyObject(
-            lambda: Notification.objects.filter(status=NotificationStatus.FAILED).count()
-            if role in (Role.COORDINATOR, Role.ADMIN)
-            else 0
+            lambda: (
+                Notification.objects.filter(status=NotificationStatus.FAILED).count()
+                if role in (Role.COORDINATOR, Role.ADMIN)
+                else 0
+            )
         ),
     }

@@ -6,8 +6,8 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
-from django.utils.translation import gettext as _
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
@@ -65,13 +65,13 @@ def mark_read(request, pk: int):
 @require_POST
 def mark_all_read(request):
     count = notifications_mark_all_read(user=request.user)
-    messages.success(
-        request,
-        ngettext("%(count)d notification marked read.", "%(count)d notifications marked read.", count)
-        % {"count": count}
-        if count
-        else _("Nothing new."),
-    )
+    if count:
+        text = ngettext(
+            "%(count)d notification marked read.", "%(count)d notifications marked read.", count
+        ) % {"count": count}
+    else:
+        text = _("Nothing new.")
+    messages.success(request, text)
     return redirect(_back(request))
 
 
