@@ -117,9 +117,10 @@ class WebhookReceiver(_Server):
             return "no timestamp"
         if abs(time.time() - int(timestamp)) > self.tolerance:
             return "stale timestamp"
-        expected = "v1=" + hmac.new(
-            self.secret, timestamp.encode() + b"." + body, hashlib.sha256
-        ).hexdigest()
+        expected = (
+            "v1="
+            + hmac.new(self.secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        )
         if not hmac.compare_digest(expected, headers.get("X-Casetracker-Signature", "")):
             return "bad signature"
         delivery = headers.get("X-Casetracker-Delivery", "")

@@ -53,5 +53,11 @@ def post_json(url: str, body: bytes, headers: dict[str, str]) -> Answer:
 
 
 def _host(url: str) -> str:
-    # Only the host goes into `last_error`: a URL may carry a token in its query.
-    return urllib.parse.urlsplit(url).netloc or "provider"
+    # Only host and port go into `last_error`: a URL may carry credentials or a token.
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or "provider"
+    return f"{host}:{port}" if port else host

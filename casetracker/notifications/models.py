@@ -1,4 +1,5 @@
 import secrets
+import urllib.parse
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -77,6 +78,10 @@ class WebhookSubscription(models.Model):
     def clean(self) -> None:
         super().clean()
         from .audiences import EVENT_TYPES
+
+        if "@" in (urllib.parse.urlsplit(self.url or "").netloc):
+            # It would be sent in clear and shown in logs: partners check the signature instead.
+            raise ValidationError({"url": "no user name or password in the URL"})
 
         if not isinstance(self.event_types, list) or not all(
             isinstance(t, str) for t in self.event_types

@@ -19,9 +19,7 @@ def test_sweep_notifications_command_delivers_overdue_pending_rows(nurse, capsys
 
     assert capsys.readouterr().out.strip() == f"{len(rows)} pending notification(s) queued again."
     # Celery is eager in the tests: the queued rows were delivered on the spot.
-    assert {n.status for n in Notification.objects.filter(pk__in=[n.pk for n in rows])} == {
-        "sent"
-    }
+    assert {n.status for n in Notification.objects.filter(pk__in=[n.pk for n in rows])} == {"sent"}
     assert {n.status for n in Notification.objects.filter(pk__in=[n.pk for n in fresh])} == {
         "pending"
     }
