@@ -13,6 +13,7 @@ class SubjectType(models.TextChoices):
     PATIENT = "patient", _("patient")
     REFERRAL = "referral", _("referral")
     RETURNEE = "returnee", _("returnee")
+    NOTIFICATION = "notification", _("notification")
 
 
 class Action(models.TextChoices):
@@ -34,6 +35,7 @@ class Action(models.TextChoices):
     STATUS_CHANGE = "status_change", _("status changed")
     REFERRAL_DECISION = "referral_decision", _("referral decision")
     READINESS_UPDATE = "readiness_update", _("readiness updated")
+    RETRY_DELIVERY = "retry_delivery", _("delivery retried")
 
 
 class EventQuerySet(models.QuerySet):

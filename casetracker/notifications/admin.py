@@ -9,7 +9,7 @@ from casetracker.accounts.permissions import WRITE_ROLES
 from casetracker.accounts.roles import Role
 
 from .audiences import EVENT_TYPES
-from .models import Notification, NotificationStatus, WebhookSubscription
+from .models import Notification, NotificationStatus, WebhookSubscription, http_url
 from .services import notification_retry
 
 
@@ -95,7 +95,9 @@ class NotificationAdmin(RoleAdminMixin, admin.ModelAdmin):
 
 
 class WebhookSubscriptionForm(forms.ModelForm):
-    url = forms.URLField(max_length=500, assume_scheme="https", label=_("URL"))
+    url = forms.URLField(
+        max_length=500, assume_scheme="https", validators=[http_url], label=_("URL")
+    )
     event_types = forms.MultipleChoiceField(
         choices=[(t, t) for t in EVENT_TYPES],
         widget=forms.CheckboxSelectMultiple,

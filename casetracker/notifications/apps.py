@@ -13,7 +13,12 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self) -> None:
+        from casetracker.audit.vocabulary import register_states
+
         from . import audiences  # noqa: F401  (registers the settings check)
+        from .models import NotificationStatus
+
+        register_states(NotificationStatus.choices)
 
         if settings.CELERY_TASK_ALWAYS_EAGER:
             logger.info(

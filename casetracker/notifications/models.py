@@ -3,6 +3,7 @@ import urllib.parse
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -10,16 +11,20 @@ from django.utils.translation import gettext_lazy as _
 
 
 class NotificationChannel(models.TextChoices):
-    INBOX = "inbox"
-    EMAIL = "email"
-    SMS = "sms"
-    WEBHOOK = "webhook"
+    INBOX = "inbox", _("inbox")
+    EMAIL = "email", _("email")
+    SMS = "sms", _("SMS")
+    WEBHOOK = "webhook", _("webhook")
 
 
 class NotificationStatus(models.TextChoices):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
+    PENDING = "pending", _("pending")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+
+
+# urllib would also open ftp: URLs; partners are reached over HTTP(S) only.
+http_url = URLValidator(schemes=["http", "https"])
 
 
 class NotificationQuerySet(models.QuerySet):
@@ -52,7 +57,7 @@ class WebhookSubscription(models.Model):
     """A partner system that receives signed JSON for the event types it subscribed to."""
 
     name = models.CharField(max_length=100, unique=True, verbose_name=_("name"))
-    url = models.URLField(max_length=500, verbose_name=_("URL"))
+    url = models.URLField(max_length=500, validators=[http_url], verbose_name=_("URL"))
     secret = models.CharField(
         max_length=100,
         default=new_webhook_secret,

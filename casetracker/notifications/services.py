@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from casetracker.audit.models import Event
+from casetracker.audit.models import Action, Event, SubjectType
+from casetracker.audit.services import record_event
 
 from .audiences import event_type
 from .models import Notification, NotificationChannel, NotificationStatus, WebhookSubscription
@@ -123,9 +124,14 @@ def enqueue_delivery(notification_ids: Iterable[int]) -> int:
 
 
 def notification_retry(*, notification: Notification, actor) -> Notification:
-    """Give a failed notification a fresh set of attempts and queue it again."""
+    """Give a failed notification a fresh set of attempts and queue it again; the audit log
+    records who did it."""
     with transaction.atomic():
-        notification = Notification.objects.select_for_update().get(pk=notification.pk)
+        notification = (
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("event")
+            .get(pk=notification.pk)
+        )
         if notification.status != NotificationStatus.FAILED:
             problem = f"only a failed notification is retried, not a {notification.status} one"
             raise ValidationError({"status": problem})
@@ -133,7 +139,21 @@ def notification_retry(*, notification: Notification, actor) -> Notification:
         notification.attempt_limit = notification.attempts + settings.NOTIFICATION_MAX_ATTEMPTS
         notification.next_attempt_at = timezone.now()
         notification.save(update_fields=["status", "attempt_limit", "next_attempt_at"])
-        logger.info("notification %s queued again by %s", notification.pk, actor)
+        record_event(
+            subject_type=SubjectType.NOTIFICATION,
+            subject_ref=f"notification-{notification.pk}",
+            batch_ref=notification.event.batch_ref,
+            subject_facility_id=notification.event.subject_facility_id,
+            action=Action.RETRY_DELIVERY,
+            from_state=NotificationStatus.FAILED,
+            to_state=NotificationStatus.PENDING,
+            actor=actor,
+            details={
+                "channel": notification.channel,
+                "event": notification.event_id,
+                "attempts": notification.attempts,
+            },
+        )
         _enqueue_after_commit([notification.pk])
     return notification
 

@@ -18,7 +18,7 @@ from casetracker.notifications.errors import DeliveryError
 from casetracker.notifications.models import Notification
 from casetracker.notifications.services import enqueue_delivery, notification_retry, notify
 from tests import factories
-from tests.service_helpers import mark, notifications_since, the_event_since
+from tests.service_helpers import events_since, mark, notifications_since, the_event_since
 
 
 def attempt_once(notification_id):
@@ -243,6 +243,16 @@ def test_notification_retry_gives_a_failed_row_fresh_attempts(
     assert (inbox.status, inbox.attempts, inbox.attempt_limit) == ("pending", 6, 10)
     assert abs(inbox.next_attempt_at - timezone.now()) < timedelta(seconds=5)
     assert notifications_since(since) == []  # the same row, not a new one
+    # Who queued it again is on the audit log.
+    event = the_event_since(since)
+    assert (event.subject_type, event.subject_ref, event.action) == (
+        "notification",
+        f"notification-{inbox.pk}",
+        "retry_delivery",
+    )
+    assert (event.from_state, event.to_state, event.actor) == ("failed", "pending", coordinator)
+    assert event.batch_ref == inbox.event.batch_ref
+    assert event.details == {"channel": "inbox", "event": inbox.event_id, "attempts": 6}
     assert queued == []
     assert len(callbacks) == 1
 
@@ -270,6 +280,7 @@ def test_notification_retry_refuses_a_row_that_did_not_fail(
         fields["sent_at"] = timezone.now()
     set_row(inbox, **fields)
     before = Notification.objects.filter(pk=inbox.pk).values().get()
+    since = mark()
 
     with (
         django_capture_on_commit_callbacks(execute=True) as callbacks,
@@ -280,6 +291,7 @@ def test_notification_retry_refuses_a_row_that_did_not_fail(
     assert set(info.value.message_dict) == {"status"}
     assert status in info.value.message_dict["status"][0]
     assert Notification.objects.filter(pk=inbox.pk).values().get() == before
+    assert events_since(since) == []
     assert callbacks == []
     assert queued == []
 
