@@ -7,6 +7,7 @@ states and reason codes), never a name, an ID number, a diagnosis, a facility or
 from dataclasses import dataclass
 
 from django.template.loader import render_to_string
+from django.utils.html import format_html
 from django.utils import translation
 
 from casetracker.audit.models import Event
@@ -19,15 +20,18 @@ from .models import Notification
 @dataclass(frozen=True)
 class Message:
     subject: str
-    body: str
-    html: str = ""
+    body: str  # plain text
+    html: str = ""  # a whole HTML document, for email
+    details_html: str = ""  # the same as a fragment, for the inbox page
 
 
 def _context(event: Event) -> dict:
+    reference = event.batch_ref or event.subject_ref
     return {
         "event": event,
         "action": event.action,
-        "reference": event.batch_ref or event.subject_ref,
+        "reference": reference,
+        "reference_html": format_html('<bdi style="white-space: nowrap;">{}</bdi>', reference),
         "from_label": state_label(event.from_state) if event.from_state else "",
         "to_label": state_label(event.to_state) if event.to_state else "",
         "reason_label": state_label(event.reason_code) if event.reason_code else "",
@@ -41,7 +45,8 @@ def render_event_message(event: Event, language: str) -> Message:
         subject = render_to_string("notifications/event_subject.txt", context).strip()
         body = render_to_string("notifications/event_body.txt", context).strip()
         html = render_to_string("notifications/event_body.html", context)
-    return Message(subject=" ".join(subject.split()), body=body, html=html)
+        details = render_to_string("notifications/event_details.html", context)
+    return Message(subject=" ".join(subject.split()), body=body, html=html, details_html=details)
 
 
 def render_sms(notification: Notification) -> str:

@@ -423,7 +423,7 @@ def test_deliver_email_has_a_text_and_an_html_part(cancel, batch, coordinator, m
     [(html, mimetype)] = message.alternatives
     assert mimetype == "text/html"
     assert '<html lang="en" dir="ltr">' in html
-    assert f"Batch <bdi>{batch.code}</bdi> has changed." in html
+    assert f'Batch <bdi style="white-space: nowrap;">{batch.code}</bdi> has changed.' in html
     assert "crossing closed" in html  # staff see the reason text
 
 
@@ -437,7 +437,7 @@ def test_deliver_email_html_is_rtl_for_an_arabic_recipient(cancel, batch, nurse,
     [(html, mimetype)] = message.alternatives
     assert mimetype == "text/html"
     assert '<html lang="ar" dir="rtl">' in html
-    assert f"<bdi>{batch.code}</bdi>" in html
+    assert f'<bdi style="white-space: nowrap;">{batch.code}</bdi>' in html
     assert ARABIC.search(message.body)
     assert "الإجراء" in html  # "Action"
 
@@ -447,7 +447,7 @@ def test_deliver_email_html_headline_in_arabic(cancel, batch, nurse, mailoutbox)
 
     [(html, _)] = mailoutbox[0].alternatives
     assert "Batch <bdi>" not in html
-    assert f"تغيّرت حالة الدفعة <bdi>{batch.code}</bdi>" in html
+    assert f'تغيّرت حالة الدفعة <bdi style="white-space: nowrap;">{batch.code}</bdi>' in html
 
 
 def test_webhook_subscription_url_with_credentials_is_refused(db):

@@ -314,7 +314,7 @@ def test_inbox_undelivered_table_for_coordinators(client, coordinator, nurse):
     _fail(next(n for n in rows if n.channel == "email"), error="DeliveryError: mailbox full")
     html = _page(client, coordinator)
     table = html[html.index("Undelivered notifications") : html.index("</table>")]
-    assert "<bdi>RAF-2026-02-09-2</bdi>" in table
+    assert '<bdi class="code">RAF-2026-02-09-2</bdi>' in table
     assert "<bdi>nurse</bdi>" in table
     assert "DeliveryError: mailbox full" in table
     assert "email" in table.lower()
