@@ -7,8 +7,8 @@ states and reason codes), never a name, an ID number, a diagnosis, a facility or
 from dataclasses import dataclass
 
 from django.template.loader import render_to_string
-from django.utils.html import format_html
 from django.utils import translation
+from django.utils.html import format_html
 
 from casetracker.audit.models import Event
 from casetracker.audit.vocabulary import state_label
