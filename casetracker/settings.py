@@ -187,6 +187,8 @@ NOTIFICATION_RETRY_MAX_SECONDS = env.float("NOTIFICATION_RETRY_MAX_SECONDS", def
 NOTIFICATION_SWEEP_INTERVAL_SECONDS = env.float("NOTIFICATION_SWEEP_INTERVAL_SECONDS", default=60.0)
 NOTIFICATION_SWEEP_AFTER_SECONDS = env.float("NOTIFICATION_SWEEP_AFTER_SECONDS", default=120.0)
 NOTIFICATION_HTTP_TIMEOUT_SECONDS = env.float("NOTIFICATION_HTTP_TIMEOUT_SECONDS", default=10.0)
+# Coordinators see an alert on every page for notifications that failed in this many days.
+NOTIFICATION_ALERT_DAYS = env.int("NOTIFICATION_ALERT_DAYS", default=7)
 # Who hears of each batch transition. Audiences: coordinators, staging_staff (hospital staff of
 # the staging facility), auditors, patients_sms (patients on the batch who gave a phone number
 # and consented). Partner webhooks choose their event types in the admin. Override one action

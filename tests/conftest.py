@@ -23,6 +23,21 @@ def _missing(what: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def eager_celery(request):
+    """Tasks run inline, as under `make run`, whether or not REDIS_URL is set, so a test sees a
+    delivery's result at once. The integration tests talk to the real broker and worker."""
+    if "integration" in request.node.path.parts:
+        yield
+        return
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
 def fast_passwords(settings):
     # The production hasher is deliberately slow; every factory user would pay for it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -36,10 +36,12 @@ class _Server:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, answer = outer.handle(dict(self.headers.items()), body)
+                status, answer, *extra = outer.handle(dict(self.headers.items()), body)
                 data = json.dumps(answer).encode()
                 try:
                     self.send_response(status)
+                    for name, value in (extra[0] if extra else {}).items():
+                        self.send_header(name, value)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
@@ -79,7 +81,8 @@ class FakeSmsProvider(_Server):
             if headers.get("Authorization") != f"Bearer {self.TOKEN}":
                 return 401, {"error": "bad token"}
             if self.fail_with:
-                return self.fail_with.popleft(), {"error": "provider trouble"}
+                # Real providers quote the number they could not reach.
+                return self.fail_with.popleft(), {"error": f"cannot deliver to {payload['to']}"}
             key = headers.get("Idempotency-Key", "")
             known = [m for m in self.messages if m["key"] == key]
             if not known:
@@ -130,3 +133,18 @@ class WebhookReceiver(_Server):
         if any(a["headers"].get("X-Casetracker-Delivery") == delivery for a in self.accepted):
             return "replayed delivery"
         return ""
+
+
+class Redirector(_Server):
+    """An endpoint that moved: answers every POST with a redirect, and records the requests
+    that reach it (a client following the redirect would come back with a GET)."""
+
+    def __init__(self, status: int = 302):
+        super().__init__()
+        self.status = status
+        self.requests: list[dict] = []
+
+    def handle(self, headers, body):
+        with self.lock:
+            self.requests.append({"headers": headers, "body": body})
+        return self.status, {"moved": True}, {"Location": self.url + "elsewhere"}

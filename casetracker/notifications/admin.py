@@ -35,8 +35,17 @@ class NotificationAdmin(RoleAdminMixin, admin.ModelAdmin):
     search_fields = ("recipient__username", "idempotency_key", "event__batch_ref")
     actions = ["retry_delivery"]
 
+    # A webhook's address is its URL, which may hold a partner's token: show whom, not where.
+    exclude = ("address",)
+
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Notification._meta.fields]
+        return [f.name for f in Notification._meta.fields if f.name != "address"] + ["to"]
+
+    @admin.display(description=_("to"))
+    def to(self, obj: Notification) -> str:
+        if obj.subscription_id:
+            return str(obj.subscription)
+        return obj.address or str(obj.recipient or "")
 
     def has_add_permission(self, request, obj=None):
         return False

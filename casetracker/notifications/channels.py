@@ -38,8 +38,17 @@ def deliver_email(notification: Notification) -> str:
     try:
         email.send(fail_silently=False)
     except (SMTPException, OSError) as exc:
-        raise DeliveryError(f"mail server: {exc}") from exc
+        raise DeliveryError(f"mail server: {_smtp_summary(exc)}") from exc
     return notification.idempotency_key
+
+
+def _smtp_summary(exc: Exception) -> str:
+    """The kind of failure and its SMTP codes, without the addresses a refusal quotes."""
+    codes = [code for code, _ in getattr(exc, "recipients", {}).values()]
+    code = getattr(exc, "smtp_code", None) or getattr(exc, "errno", None)
+    if code:
+        codes.append(code)
+    return type(exc).__name__ + (f" (code {', '.join(map(str, codes))})" if codes else "")
 
 
 def deliver_sms(notification: Notification) -> str:

@@ -1,10 +1,35 @@
 """The inbox badge and the undelivered-notifications alert, on every page and in the admin."""
 
-from django.utils.functional import SimpleLazyObject
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from casetracker.accounts.roles import Role, user_role
 
 from .models import Notification, NotificationChannel, NotificationStatus
+
+
+def _once(compute: Callable[[], int]) -> Callable[[], int]:
+    """Templates call a callable variable: the count is queried when a page shows it, once.
+    (A lazy object would not do: the Arabic plural rule does arithmetic on the count.)"""
+    cache: list[int] = []
+
+    def value() -> int:
+        if not cache:
+            cache.append(compute())
+        return cache[0]
+
+    return value
+
+
+def recent_failures() -> QuerySet:
+    """Failed notifications a coordinator should still see: those of the last
+    NOTIFICATION_ALERT_DAYS days (the admin lists them all)."""
+    since = timezone.now() - timedelta(days=settings.NOTIFICATION_ALERT_DAYS)
+    return Notification.objects.filter(status=NotificationStatus.FAILED, created_at__gte=since)
 
 
 def notifications(request) -> dict:
@@ -12,18 +37,13 @@ def notifications(request) -> dict:
     role = user_role(user)
     if role is Role.ANONYMOUS:
         return {}
-    # Lazy: a page that shows neither pays no query.
     return {
-        "inbox_unread": SimpleLazyObject(
+        "inbox_unread": _once(
             lambda: Notification.objects.filter(
                 recipient=user, channel=NotificationChannel.INBOX, read_at__isnull=True
             ).count()
         ),
-        "undelivered_count": SimpleLazyObject(
-            lambda: (
-                Notification.objects.filter(status=NotificationStatus.FAILED).count()
-                if role in (Role.COORDINATOR, Role.ADMIN)
-                else 0
-            )
+        "undelivered_count": _once(
+            lambda: recent_failures().count() if role in (Role.COORDINATOR, Role.ADMIN) else 0
         ),
     }

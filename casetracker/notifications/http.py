@@ -14,6 +14,17 @@ from .errors import DeliveryError, PermanentDeliveryError
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirected POST comes back as a GET without its body, and would carry our token or
+    signature to wherever it points: a 3xx is an error the partner must fix."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -36,14 +47,14 @@ def post_json(url: str, body: bytes, headers: dict[str, str]) -> Answer:
         url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
     )
     try:
-        with urllib.request.urlopen(  # noqa: S310 (scheme checked above)
-            request, timeout=settings.NOTIFICATION_HTTP_TIMEOUT_SECONDS
-        ) as response:
+        with _opener.open(request, timeout=settings.NOTIFICATION_HTTP_TIMEOUT_SECONDS) as response:
             return Answer(response.status, response.read(64 * 1024))
     except urllib.error.HTTPError as exc:
         status = exc.code
-        detail = exc.read(500).decode("utf-8", "replace").strip()
-        message = f"HTTP {status} from {_host(url)}" + (f": {detail}" if detail else "")
+        # The answer's body is left out: providers echo the phone number or the message.
+        message = f"HTTP {status} from {_host(url)}"
+        if 300 <= status < 400:
+            message += " (a redirect: deliveries are never forwarded; fix the URL)"
         if status >= 500 or status in RETRYABLE_STATUSES:
             raise DeliveryError(message) from exc
         raise PermanentDeliveryError(message) from exc

@@ -82,7 +82,7 @@ def notify(
         )
     # PostgreSQL and SQLite (3.35+) return the new ids from a bulk insert.
     created = Notification.objects.bulk_create(rows)
-    _enqueue_after_commit([n.pk for n in created])
+    _enqueue_after_commit([(n.pk, 0) for n in created])
     return created
 
 
@@ -97,30 +97,31 @@ def _row(event: Event, channel: str, who: str, *, language: str = "", **fields) 
     )
 
 
-def _enqueue_after_commit(ids: list[int]) -> None:
-    if ids:
-        transaction.on_commit(lambda: enqueue_delivery(ids), robust=True)
+def _enqueue_after_commit(rows: list[tuple[int, int]]) -> None:
+    if rows:
+        transaction.on_commit(lambda: enqueue_delivery(rows), robust=True)
 
 
-def enqueue_delivery(notification_ids: Iterable[int]) -> int:
-    """Queue one delivery task per id; returns how many were queued.
+def enqueue_delivery(rows: Iterable[tuple[int, int]]) -> int:
+    """Queue one delivery task per (notification id, attempts made so far); returns how many
+    were queued.
 
     When the broker cannot be reached the rest stay `pending`: the sweeper queues them again,
     so the caller (a coordinator's request that already committed) never sees the outage."""
     from .tasks import deliver_notification
 
-    ids = list(notification_ids)
-    for done, notification_id in enumerate(ids):
+    rows = list(rows)
+    for done, (notification_id, attempts_made) in enumerate(rows):
         try:
-            deliver_notification.delay(notification_id)
+            deliver_notification.delay(notification_id, attempts_made)
         except (KombuError, OSError) as exc:
             logger.warning(
                 "broker unreachable (%s): %d notification(s) left pending for the sweeper",
                 exc,
-                len(ids) - done,
+                len(rows) - done,
             )
             return done
-    return len(ids)
+    return len(rows)
 
 
 def notification_retry(*, notification: Notification, actor) -> Notification:
@@ -154,7 +155,7 @@ def notification_retry(*, notification: Notification, actor) -> Notification:
                 "attempts": notification.attempts,
             },
         )
-        _enqueue_after_commit([notification.pk])
+        _enqueue_after_commit([(notification.pk, notification.attempts)])
     return notification
 
 

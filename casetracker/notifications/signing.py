@@ -49,7 +49,7 @@ def verify(
     current = time.time() if now is None else now
     if abs(current - sent_at) > tolerance:
         raise InvalidSignature("timestamp outside the tolerance window (replay?)")
-    expected = signature(secret, sent_at, body)
-    offered = [part.strip() for part in (signature_header or "").split(",")]
+    expected = signature(secret, sent_at, body).encode()
+    offered = [part.strip().encode() for part in (signature_header or "").split(",")]
     if not any(hmac.compare_digest(expected, candidate) for candidate in offered):
         raise InvalidSignature("signature does not match the body")

@@ -17,9 +17,6 @@ from .models import Notification, NotificationStatus
 
 logger = logging.getLogger(__name__)
 
-# A task that arrives this much before the row's next attempt is a duplicate of one queued for
-# later (the sweeper queued it meanwhile, say): the later one, or the sweeper, delivers it.
-EARLY_TOLERANCE = timedelta(seconds=1)
 SWEEP_BATCH = 500
 
 
@@ -33,7 +30,10 @@ def backoff_seconds(failed_attempts: int) -> float:
 
 
 @shared_task(bind=True, max_retries=None, acks_late=True)
-def deliver_notification(self, notification_id: int) -> str:
+def deliver_notification(self, notification_id: int, attempts_made: int | None = None) -> str:
+    """Deliver one outbox row. `attempts_made` is the row's attempt count when this task was
+    queued: a copy queued before a later attempt (the sweeper's, next to a scheduled retry) is
+    stale and does nothing. Counts, not clocks: web, beat and worker clocks may differ."""
     retry_after = None
     with audit_context(channel=Channel.WORKER), transaction.atomic():
         notification = (
@@ -48,8 +48,8 @@ def deliver_notification(self, notification_id: int) -> str:
             return "missing"
         if notification.status != NotificationStatus.PENDING:
             return notification.status
-        if notification.next_attempt_at > timezone.now() + EARLY_TOLERANCE:
-            return "not-due"
+        if attempts_made is not None and notification.attempts != attempts_made:
+            return "stale"
         notification.attempts += 1
         try:
             provider_id = CHANNELS[notification.channel](notification)
@@ -69,7 +69,7 @@ def deliver_notification(self, notification_id: int) -> str:
     if retry_after is None:
         return notification.status
     # Outside the transaction, so the attempt above is committed before the retry is queued.
-    raise self.retry(countdown=retry_after)
+    raise self.retry(args=(notification_id, notification.attempts), countdown=retry_after)
 
 
 def _record_failure(notification: Notification, exc: Exception, *, wait: bool) -> float | None:
@@ -110,17 +110,19 @@ def sweep_pending_notifications() -> int:
 
     now = timezone.now()
     overdue = now - timedelta(seconds=settings.NOTIFICATION_SWEEP_AFTER_SECONDS)
-    ids = list(
-        Notification.objects.filter(status=NotificationStatus.PENDING, next_attempt_at__lte=overdue)
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
-    if not ids:
+    with transaction.atomic():
+        # A row a delivery holds is being attempted right now: skip it rather than wait and
+        # then undo the backoff that delivery is about to schedule.
+        rows = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(status=NotificationStatus.PENDING, next_attempt_at__lte=overdue)
+            .order_by("next_attempt_at")
+            .values_list("pk", "attempts")[:SWEEP_BATCH]
+        )
+        # Due now, so the next sweep leaves them alone while these tasks run.
+        Notification.objects.filter(pk__in=[pk for pk, _ in rows]).update(next_attempt_at=now)
+    if not rows:
         return 0
-    # Due now, so the next sweep leaves them alone while these tasks run.
-    Notification.objects.filter(pk__in=ids, status=NotificationStatus.PENDING).update(
-        next_attempt_at=now
-    )
-    queued = enqueue_delivery(ids)
+    queued = enqueue_delivery(rows)
     logger.warning("sweeper queued %d overdue pending notification(s) again", queued)
     return queued

@@ -13,8 +13,9 @@ from django.views.decorators.http import require_POST
 
 from casetracker.accounts.roles import Role, user_role
 
+from .context_processors import recent_failures
 from .messages import render_event_message
-from .models import Notification, NotificationChannel, NotificationStatus
+from .models import Notification, NotificationChannel
 from .services import notification_mark_read, notifications_mark_all_read
 
 PAGE_SIZE = 25
@@ -35,8 +36,8 @@ def inbox(request):
     undelivered = []
     if user_role(request.user) in (Role.COORDINATOR, Role.ADMIN):
         undelivered = list(
-            Notification.objects.filter(status=NotificationStatus.FAILED)
-            .select_related("event", "recipient")
+            recent_failures()
+            .select_related("event", "recipient", "subscription")
             .order_by("-created_at")[:10]
         )
     return render(

@@ -255,3 +255,26 @@ def test_admin_webhooks_refused_to_everyone_but_admins(client, request, who):
     assert client.get(WEBHOOK_ADD).status_code == 403
     assert client.post(WEBHOOK_ADD, _subscription()).status_code == 403
     assert not WebhookSubscription.objects.exists()
+
+
+def test_admin_notification_shows_whom_not_the_webhook_url(client, coordinator, nurse):
+    WebhookSubscription.objects.create(
+        name="Partner hospital network",
+        url="https://partner.example/hooks?token=partner-token-123",
+        event_types=["batch.cancel"],
+    )
+    with transaction.atomic():
+        event = record_event(
+            subject_type="batch",
+            subject_ref="RAF-1",
+            batch_ref="RAF-1",
+            action="cancel",
+            actor=None,
+        )
+        [row] = [n for n in notify(event=event, users=[]) if n.channel == "webhook"]
+    client.force_login(coordinator)
+
+    for url in (CHANGELIST, reverse("admin:notifications_notification_change", args=[row.pk])):
+        html = client.get(url).content.decode()
+        assert "partner-token-123" not in html, url
+    assert "Partner hospital network" in html

@@ -344,3 +344,24 @@ def test_inbox_page_queries_do_not_grow_with_rows(client, request, nurse, who):
     html = client.get(INBOX).content.decode()
     assert len(_entry_ids(html)) == 25
     assert _count_queries(client, INBOX) == five
+
+
+@pytest.mark.parametrize("failures", [3, 11, 100])
+def test_inbox_undelivered_alert_in_arabic_for_many_failures(client, coordinator, nurse, failures):
+    # Arabic has six plural forms, chosen by arithmetic on the count.
+    for row in _inbox_rows(nurse, failures):
+        _fail(row)
+    for url in (INBOX, reverse("admin:index")):
+        html = _page(client, coordinator, url, HTTP_ACCEPT_LANGUAGE="ar")
+        assert f"إشعارات تعذّر تسليمها: {failures}" in html, url
+
+
+def test_inbox_undelivered_alert_leaves_out_old_failures(client, coordinator, nurse, settings):
+    settings.NOTIFICATION_ALERT_DAYS = 7
+    old, recent = _inbox_rows(nurse, 2)
+    _fail(old)
+    _fail(recent)
+    Notification.objects.filter(pk=old.pk).update(  # setup: it failed three weeks ago
+        created_at=timezone.now() - dt.timedelta(days=21)
+    )
+    assert "1 notification could not be delivered." in _page(client, coordinator)

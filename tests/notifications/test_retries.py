@@ -78,7 +78,11 @@ def channel(monkeypatch):
 def queued(monkeypatch):
     """The notification ids handed to the broker (nothing is delivered)."""
     ids = []
-    monkeypatch.setattr(tasks.deliver_notification, "delay", ids.append)
+    monkeypatch.setattr(
+        tasks.deliver_notification,
+        "delay",
+        lambda notification_id, attempts_made: ids.append(notification_id),
+    )
     return ids
 
 
@@ -186,24 +190,47 @@ def test_deliver_notification_unexpected_exception_is_an_attempt(inbox, channel,
 # --- At most once ---------------------------------------------------------------------------
 
 
-def test_deliver_notification_not_due_changes_nothing(inbox, channel):
-    later = timezone.now() + tasks.EARLY_TOLERANCE + timedelta(seconds=30)
-    set_row(inbox, next_attempt_at=later)
+def test_deliver_notification_stale_copy_changes_nothing(inbox, channel):
+    # A copy queued when the row had 1 attempt; a later attempt was made since (its retry is
+    # scheduled): this copy must not add an early one.
+    later = timezone.now() + timedelta(seconds=30)
+    set_row(inbox, attempts=2, next_attempt_at=later, last_error="DeliveryError: x")
 
-    assert deliver(inbox.pk) == "not-due"
+    assert tasks.deliver_notification.apply(args=[inbox.pk, 1]).get() == "stale"
 
     inbox.refresh_from_db()
-    assert (inbox.status, inbox.attempts, inbox.last_error) == ("pending", 0, "")
+    assert (inbox.status, inbox.attempts, inbox.last_error) == ("pending", 2, "DeliveryError: x")
     assert inbox.next_attempt_at == later
     assert channel.calls == 0
 
 
-def test_deliver_notification_within_the_early_tolerance_is_delivered(inbox, channel):
-    set_row(inbox, next_attempt_at=timezone.now() + tasks.EARLY_TOLERANCE / 2)
+def test_deliver_notification_copy_with_the_current_count_is_delivered(inbox, channel):
+    # Clocks play no part: a row "due" in an hour by the web server's clock is still delivered.
+    set_row(inbox, attempts=2, next_attempt_at=timezone.now() + timedelta(hours=1))
 
-    assert deliver(inbox.pk) == "sent"
+    assert tasks.deliver_notification.apply(args=[inbox.pk, 2]).get() == "sent"
 
     assert channel.calls == 1
+
+
+def test_deliver_notification_retry_carries_the_new_count(inbox, channel, monkeypatch):
+    channel.fail_with = [DeliveryError("down")]
+    retries = []
+
+    def retry(**options):
+        retries.append(options)
+        return Retry()
+
+    monkeypatch.setattr(tasks.deliver_notification, "retry", retry)
+
+    with pytest.raises(Retry):
+        tasks.deliver_notification(inbox.pk, 0)
+
+    # The retry is queued as "after 1 attempt", so a copy queued at 0 is stale from now on.
+    [options] = retries
+    assert options["args"] == (inbox.pk, 1)
+    assert options["countdown"] > 0
+    assert tasks.deliver_notification.apply(args=[inbox.pk, 0]).get() == "stale"
 
 
 def test_deliver_notification_sent_row_is_never_sent_again(inbox, channel):
@@ -372,7 +399,7 @@ def broker_down(monkeypatch):
     """`delay` raises as kombu does when Redis is unreachable; `broker_down` lists the tries."""
     tries = []
 
-    def delay(notification_id):
+    def delay(notification_id, attempts_made):
         tries.append(notification_id)
         raise OperationalError("Error 111 connecting to localhost:6379. Connection refused.")
 
@@ -384,7 +411,7 @@ def test_enqueue_delivery_broker_down_returns_zero_and_warns(rows, broker_down, 
     ids = [n.pk for n in rows]
 
     with caplog.at_level(logging.WARNING, logger="casetracker.notifications.services"):
-        assert enqueue_delivery(ids) == 0
+        assert enqueue_delivery([(pk, 0) for pk in ids]) == 0
 
     assert broker_down == ids[:1]  # it stops at the first failure
     [record] = caplog.records
@@ -397,7 +424,7 @@ def test_enqueue_delivery_broker_down_returns_zero_and_warns(rows, broker_down, 
 def test_enqueue_delivery_broker_lost_midway_returns_the_number_queued(rows, monkeypatch, caplog):
     sent = []
 
-    def delay(notification_id):
+    def delay(notification_id, attempts_made):
         if len(sent) == 2:
             raise OperationalError("connection lost")
         sent.append(notification_id)
@@ -405,7 +432,7 @@ def test_enqueue_delivery_broker_lost_midway_returns_the_number_queued(rows, mon
     monkeypatch.setattr(tasks.deliver_notification, "delay", delay)
 
     with caplog.at_level(logging.WARNING, logger="casetracker.notifications.services"):
-        assert enqueue_delivery([n.pk for n in rows]) == 2
+        assert enqueue_delivery([(n.pk, 0) for n in rows]) == 2
 
     assert sent == [rows[0].pk, rows[1].pk]
     assert "3 notification(s) left pending" in caplog.text

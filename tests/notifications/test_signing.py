@@ -123,3 +123,9 @@ def test_verify_rejects_rotated_signatures_when_none_matches():
 
     with pytest.raises(InvalidSignature, match="does not match"):
         _verify(timestamp, f"{one},{two}")
+
+
+def test_verify_non_ascii_signature_header_is_refused_not_a_crash():
+    timestamp, _ = _signed()
+    with pytest.raises(InvalidSignature):
+        _verify(timestamp, "v1=é")
