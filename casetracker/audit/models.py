@@ -14,6 +14,7 @@ class SubjectType(models.TextChoices):
     REFERRAL = "referral", _("referral")
     RETURNEE = "returnee", _("returnee")
     NOTIFICATION = "notification", _("notification")
+    REPORT = "report", _("report")
 
 
 class Action(models.TextChoices):
@@ -36,6 +37,7 @@ class Action(models.TextChoices):
     REFERRAL_DECISION = "referral_decision", _("referral decision")
     READINESS_UPDATE = "readiness_update", _("readiness updated")
     RETRY_DELIVERY = "retry_delivery", _("delivery retried")
+    EXPORT = "export", _("data exported")
 
 
 class EventQuerySet(models.QuerySet):

@@ -1,0 +1,70 @@
+"""The filters of the auditors' pages and of `/api/v1/reports/`: one form validates both, so a
+bad value gets the same message, naming the field, on a page and in the API."""
+
+from datetime import timedelta
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..models import CancelReason, Crossing, InformationSource
+from .selectors import CANCELLATION_ORDERS, Period
+
+LONGEST_PERIOD_DAYS = 366
+DOWNLOADS = (("", "—"), ("csv", "CSV"), ("xlsx", "XLSX"))
+
+
+class DownloadForm(forms.Form):
+    download = forms.ChoiceField(choices=DOWNLOADS, required=False, label=_("download"))
+
+
+class PeriodForm(DownloadForm):
+    date_from = forms.DateField(required=False, label=_("from"))
+    date_to = forms.DateField(required=False, label=_("to"))
+
+    # Without dates: the last `default_days` days, today included.
+    default_days = 28
+
+    def clean(self):
+        data = super().clean()
+        today = timezone.localdate()
+        end = data.get("date_to") or today
+        start = data.get("date_from") or end - timedelta(days=self.default_days - 1)
+        if start > end:
+            self.add_error("date_to", _("must be on or after the start date"))
+        elif (end - start).days >= LONGEST_PERIOD_DAYS:
+            self.add_error("date_from", _("a report covers at most 366 days"))
+        data["period"] = Period(start, end)
+        return data
+
+
+class CancellationFilterForm(PeriodForm):
+    crossing = forms.ChoiceField(
+        choices=[("", _("all")), *Crossing.choices], required=False, label=_("crossing")
+    )
+    reason = forms.ChoiceField(
+        choices=[("", _("all")), *CancelReason.choices], required=False, label=_("reason")
+    )
+    source = forms.ChoiceField(
+        choices=[("", _("all")), *InformationSource.choices], required=False, label=_("source")
+    )
+    order = forms.ChoiceField(
+        choices=[(o, o) for key in CANCELLATION_ORDERS for o in (key, f"-{key}")],
+        required=False,
+        label=_("order"),
+    )
+
+    default_days = 7  # "which batches were cancelled last week?"
+
+    def clean_order(self) -> str:
+        return self.cleaned_data.get("order") or "-cancelled_at"
+
+
+def filters_of(form: forms.Form) -> dict:
+    """The filters as written to the access log of a download: codes and dates only."""
+    data = dict(form.cleaned_data)
+    data.pop("download", None)
+    period = data.pop("period", None)
+    if period:
+        data.update(date_from=period.start, date_to=period.end)
+    return {key: value for key, value in data.items() if value not in ("", None)}

@@ -1,0 +1,493 @@
+"""What auditors read: cancellations, timelines, journeys and the numbers that matter.
+
+Every function reads through the models' `visible_to(user)` and returns plain rows (dataclasses)
+that the pages, the API and the exports share. Rows carry references (case references, batch
+codes), never names, ID numbers or diagnoses."""
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from casetracker.audit.models import Action, Event, SubjectType
+from patients.models import Patient, PatientStatus, Referral, ReferralStatus
+
+from ..models import (
+    Batch,
+    BatchMember,
+    BatchStatus,
+    CrossingQuota,
+    Direction,
+    EndReason,
+    Outcome,
+)
+
+# Patients and returnees share these two statuses: still in the queue, or on a batch again.
+QUEUED = (PatientStatus.WAITING, PatientStatus.SCHEDULED)
+
+# Orders the cancellation history accepts (prefix "-" for descending).
+CANCELLATION_ORDERS = (
+    "code",
+    "planned_date",
+    "cancelled_at",
+    "cancelled_from",
+    "reason_code",
+    "source",
+    "patients",
+    "lead_hours",
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive dates; either end may be open."""
+
+    start: date | None = None
+    end: date | None = None
+
+    def days(self) -> list[date]:
+        if self.start is None or self.end is None:
+            raise ValueError("a closed period is needed to list its days")
+        return [self.start + timedelta(days=n) for n in range((self.end - self.start).days + 1)]
+
+
+@dataclass
+class CancellationRow:
+    code: str
+    crossing: str
+    direction: str
+    planned_date: date
+    cancelled_at: datetime
+    cancelled_from: str
+    reason_code: str
+    reason_text: str
+    source: str
+    recorded_by: str
+    recorded_by_role: str
+    patients: int = 0
+    companions: int = 0
+    returnees: int = 0
+    # Hours from the cancellation to the start of the planned day (negative: on the day itself).
+    lead_hours: float = 0.0
+    rescheduled_as: str = ""
+    rescheduled_for: date | None = None
+    # Of the patients and returnees taken off the batch: how many crossed later, and when the
+    # last of them did; how many are still waiting.
+    crossed_later: int = 0
+    last_crossed_on: date | None = None
+    still_waiting: int = 0
+    people: list[str] = field(default_factory=list)
+
+
+def _local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
+def _crossings_of(patient_ids, returnee_ids) -> dict[tuple[str, int], date]:
+    """The day each of these people crossed (their last crossing), keyed (kind, id)."""
+    crossed: dict[tuple[str, int], date] = {}
+    lines = BatchMember.objects.filter(outcome=Outcome.CROSSED).filter(
+        Q(patient_id__in=patient_ids) | Q(returnee_id__in=returnee_ids)
+    )
+    for patient_id, returnee_id, day in lines.values_list(
+        "patient_id", "returnee_id", "batch__planned_date"
+    ):
+        key = ("patient", patient_id) if patient_id else ("returnee", returnee_id)
+        crossed[key] = max(day, crossed.get(key, day))
+    return crossed
+
+
+def cancellations(
+    user,
+    *,
+    period: Period = Period(),
+    crossing: str = "",
+    reason: str = "",
+    source: str = "",
+    order: str = "-cancelled_at",
+) -> list[CancellationRow]:
+    """Every cancelled batch (cancelled within `period`, local dates), who recorded it, whom
+    it took off the road, and what became of them."""
+    batches = Batch.objects.visible_to(user).filter(status=BatchStatus.CANCELLED)
+    if period.start:
+        batches = batches.filter(cancelled_at__gte=_local_midnight(period.start))
+    if period.end:
+        batches = batches.filter(cancelled_at__lt=_local_midnight(period.end + timedelta(days=1)))
+    for name, value in (("crossing", crossing), ("cancel_reason_code", reason)):
+        if value:
+            batches = batches.filter(**{name: value})
+    if source:
+        batches = batches.filter(cancel_source=source)
+    batches = list(batches.select_related("rescheduled_as"))
+    codes = [b.code for b in batches]
+    recorders = {
+        e.subject_ref: e
+        for e in Event.objects.filter(
+            subject_type=SubjectType.BATCH, action=Action.CANCEL, subject_ref__in=codes
+        ).select_related("actor")
+    }
+    lines = BatchMember.objects.filter(batch__in=batches, end_reason=EndReason.CANCELLED)
+    by_batch = defaultdict(list)
+    for line in lines.select_related("patient", "returnee", "companion"):
+        by_batch[line.batch_id].append(line)
+    patient_ids = [line.patient_id for line in lines if line.patient_id]
+    returnee_ids = [line.returnee_id for line in lines if line.returnee_id]
+    crossed = _crossings_of(patient_ids, returnee_ids)
+
+    rows = []
+    for batch in batches:
+        event = recorders.get(batch.code)
+        taken_off = by_batch[batch.pk]
+        kinds = Counter(line.kind for line in taken_off)
+        people = [line for line in taken_off if line.kind != "companion"]
+        later = [crossed.get((line.kind, line.patient_id or line.returnee_id)) for line in people]
+        # Crossed "later" means after this batch's planned day, not on an earlier batch.
+        later = [day for day in later if day and day >= batch.planned_date]
+        waiting = [line for line in people if (line.patient or line.returnee).status in QUEUED]
+        lead = (_local_midnight(batch.planned_date) - batch.cancelled_at).total_seconds() / 3600
+        rescheduled = getattr(batch, "rescheduled_as", None)
+        rows.append(
+            CancellationRow(
+                code=batch.code,
+                crossing=batch.crossing,
+                direction=batch.direction,
+                planned_date=batch.planned_date,
+                cancelled_at=batch.cancelled_at,
+                cancelled_from=batch.cancelled_from,
+                reason_code=batch.cancel_reason_code,
+                reason_text=batch.cancel_reason_text,
+                source=batch.cancel_source,
+                recorded_by=event.actor.username if event and event.actor else "",
+                recorded_by_role=event.actor_role if event else "",
+                patients=kinds["patient"],
+                companions=kinds["companion"],
+                returnees=kinds["returnee"],
+                lead_hours=round(lead, 1),
+                rescheduled_as=rescheduled.code if rescheduled else "",
+                rescheduled_for=rescheduled.planned_date if rescheduled else None,
+                crossed_later=len(later),
+                last_crossed_on=max(later, default=None),
+                still_waiting=len(waiting),
+                people=[line.person_reference for line in people],
+            )
+        )
+    return _sorted(rows, order)
+
+
+def _sorted(rows: list[CancellationRow], order: str) -> list[CancellationRow]:
+    key = order.lstrip("-")
+    if key not in CANCELLATION_ORDERS:
+        raise ValueError(f"order must be one of {CANCELLATION_ORDERS}, with - for descending")
+    return sorted(rows, key=lambda row: (getattr(row, key), row.code), reverse=order[0] == "-")
+
+
+def batch_timeline(user, batch: Batch) -> QuerySet:
+    """Every event of the batch and of its manifest lines, oldest first."""
+    return (
+        Event.objects.visible_to(user)
+        .filter(batch_ref=batch.code)
+        .select_related("actor", "actor_facility")
+        .order_by("created_at", "id")
+    )
+
+
+def batch_manifest(user, batch: Batch) -> QuerySet:
+    """Every line the batch ever had, with its clearance, outcome and why it ended."""
+    return (
+        BatchMember.objects.visible_to(user)
+        .filter(batch=batch)
+        .select_related("patient", "companion__patient", "returnee")
+        .order_by("id")
+    )
+
+
+# --- Patients -------------------------------------------------------------------------------
+
+# A line that sent its person back to the queue: batch cancelled, not cleared, or the crossing
+# failed (turned back, held, did not show).
+SENT_BACK = Q(end_reason__in=[EndReason.CANCELLED, EndReason.REJECTED]) | Q(
+    end_reason=EndReason.COMPLETED, outcome__in=[Outcome.TURNED_BACK, Outcome.HELD, Outcome.NO_SHOW]
+)
+
+
+@dataclass
+class JourneyStep:
+    batch: str
+    planned_date: date
+    batch_status: str
+    added_at: datetime
+    clearance: str
+    outcome: str
+    end_reason: str
+    sent_back: bool
+
+
+@dataclass
+class Journey:
+    case_reference: str
+    status: str
+    priority: str
+    registered_at: datetime
+    referral_issued_on: date | None
+    crossed_on: date | None
+    days_since_registration: int
+    days_since_referral: int | None
+    bumps: int
+    steps: list[JourneyStep]
+
+
+def patient_journey(user, patient: Patient) -> Journey:
+    """Every batch the patient was placed in, what sent them back, and how long they waited
+    (until the day they crossed, or until today)."""
+    lines = BatchMember.objects.visible_to(user).filter(patient=patient)
+    sent_back = set(lines.filter(SENT_BACK).values_list("pk", flat=True))
+    steps = [
+        JourneyStep(
+            batch=line.batch.code,
+            planned_date=line.batch.planned_date,
+            batch_status=line.batch.status,
+            added_at=line.added_at,
+            clearance=line.clearance,
+            outcome=line.outcome,
+            end_reason=line.end_reason,
+            sent_back=line.pk in sent_back,
+        )
+        for line in lines.select_related("batch").order_by("added_at", "id")
+    ]
+    crossed_on = max((s.planned_date for s in steps if s.outcome == Outcome.CROSSED), default=None)
+    until = crossed_on or timezone.localdate()
+    referral = first_approved_referral(patient)
+    return Journey(
+        case_reference=patient.case_reference,
+        status=patient.status,
+        priority=patient.priority,
+        registered_at=patient.registered_at,
+        referral_issued_on=referral,
+        crossed_on=crossed_on,
+        days_since_registration=(until - timezone.localdate(patient.registered_at)).days,
+        days_since_referral=(until - referral).days if referral else None,
+        bumps=sum(s.sent_back for s in steps),
+        steps=steps,
+    )
+
+
+def first_approved_referral(patient: Patient) -> date | None:
+    return (
+        Referral.objects.filter(patient=patient, status=ReferralStatus.APPROVED)
+        .order_by("issued_on")
+        .values_list("issued_on", flat=True)
+        .first()
+    )
+
+
+@dataclass
+class BumpedRow:
+    case_reference: str
+    status: str
+    priority: str
+    registered_at: datetime
+    bumps: int
+    last_sent_back_on: date
+
+
+def bumped_patients(user, *, minimum: int = 2) -> list[BumpedRow]:
+    """Patients sent back from `minimum` batches or more (cancelled, not cleared, turned back,
+    held or absent), most bumped first."""
+    counts: dict[int, list[date]] = defaultdict(list)
+    lines = BatchMember.objects.visible_to(user).filter(SENT_BACK, patient__isnull=False)
+    for patient_id, day in lines.values_list("patient_id", "batch__planned_date"):
+        counts[patient_id].append(day)
+    wanted = {pk: days for pk, days in counts.items() if len(days) >= minimum}
+    patients = Patient.objects.visible_to(user).filter(pk__in=wanted)
+    rows = [
+        BumpedRow(
+            case_reference=p.case_reference,
+            status=p.status,
+            priority=p.priority,
+            registered_at=p.registered_at,
+            bumps=len(wanted[p.pk]),
+            last_sent_back_on=max(wanted[p.pk]),
+        )
+        for p in patients
+    ]
+    return sorted(rows, key=lambda r: (-r.bumps, r.registered_at, r.case_reference))
+
+
+# --- The numbers ----------------------------------------------------------------------------
+
+
+@dataclass
+class DayRow:
+    date: date
+    direction: str
+    agreed_patients: int | None
+    agreed_companions: int | None
+    patients_crossed: int = 0
+    companions_crossed: int = 0
+    returnees_crossed: int = 0
+    held: int = 0
+    turned_back: int = 0
+    no_show: int = 0
+
+    @property
+    def people_crossed(self) -> int:
+        return self.patients_crossed + self.companions_crossed + self.returnees_crossed
+
+
+def quota_vs_crossed(user, *, period: Period, crossing: str) -> list[DayRow]:
+    """Per day and direction: the agreed quota beside who actually crossed, was held, turned
+    back or did not show."""
+    days = period.days()
+    quotas = {
+        (q.date, q.direction): q
+        for q in CrossingQuota.objects.visible_to(user).filter(
+            crossing=crossing, date__range=(period.start, period.end)
+        )
+    }
+    rows = {
+        (day, direction): DayRow(
+            date=day,
+            direction=direction,
+            agreed_patients=quotas[(day, direction)].agreed_patients
+            if (day, direction) in quotas
+            else None,
+            agreed_companions=quotas[(day, direction)].agreed_companions
+            if (day, direction) in quotas
+            else None,
+        )
+        for day in days
+        for direction in Direction.values
+    }
+    outcomes = (
+        BatchMember.objects.visible_to(user)
+        .filter(
+            end_reason=EndReason.COMPLETED,
+            batch__crossing=crossing,
+            batch__planned_date__range=(period.start, period.end),
+        )
+        .values_list(
+            "batch__planned_date", "batch__direction", "outcome", "patient_id", "companion_id"
+        )
+    )
+    for day, direction, outcome, patient_id, companion_id in outcomes:
+        row = rows[(day, direction)]
+        if outcome == Outcome.CROSSED:
+            kind = "patients" if patient_id else "companions" if companion_id else "returnees"
+            setattr(row, f"{kind}_crossed", getattr(row, f"{kind}_crossed") + 1)
+        elif outcome in (Outcome.HELD, Outcome.TURNED_BACK, Outcome.NO_SHOW):
+            setattr(row, outcome, getattr(row, outcome) + 1)
+    return [rows[(day, direction)] for day in days for direction in Direction.values]
+
+
+@dataclass
+class WeekRow:
+    week_start: date
+    decided: int  # batches of the week that crossed or were cancelled
+    cancelled: int
+
+    @property
+    def rate(self) -> float | None:
+        return round(100 * self.cancelled / self.decided, 1) if self.decided else None
+
+
+def cancellation_rate(user, *, period: Period) -> tuple[list[WeekRow], dict[str, int]]:
+    """Per week (Monday first) of planned dates: the share of decided batches that were
+    cancelled; and the cancellations of the period per reason code."""
+    batches = Batch.objects.visible_to(user).filter(
+        status__in=[BatchStatus.CROSSED, BatchStatus.CANCELLED],
+        planned_date__range=(period.start, period.end),
+    )
+    weeks: dict[date, WeekRow] = {}
+    monday = period.start - timedelta(days=period.start.weekday())
+    while monday <= period.end:
+        weeks[monday] = WeekRow(week_start=monday, decided=0, cancelled=0)
+        monday += timedelta(days=7)
+    reasons: Counter[str] = Counter()
+    for planned, status, reason in batches.values_list(
+        "planned_date", "status", "cancel_reason_code"
+    ):
+        week = weeks[planned - timedelta(days=planned.weekday())]
+        week.decided += 1
+        if status == BatchStatus.CANCELLED:
+            week.cancelled += 1
+            reasons[reason] += 1
+    return list(weeks.values()), dict(reasons.most_common())
+
+
+@dataclass
+class WaitSummary:
+    patients: int
+    median_days: float | None
+    shortest: int | None
+    longest: int | None
+
+
+def referral_to_crossing(user, *, period: Period) -> WaitSummary:
+    """Days from the first approved referral to the crossing, for patients who crossed in the
+    period."""
+    crossings = (
+        BatchMember.objects.visible_to(user)
+        .filter(
+            outcome=Outcome.CROSSED,
+            patient__isnull=False,
+            batch__planned_date__range=(period.start, period.end),
+        )
+        .values_list("patient_id", "batch__planned_date")
+    )
+    crossed_on = dict(crossings)
+    referrals: dict[int, date] = {}
+    for patient_id, issued in (
+        Referral.objects.filter(patient_id__in=crossed_on, status=ReferralStatus.APPROVED)
+        .order_by("issued_on")
+        .values_list("patient_id", "issued_on")
+    ):
+        referrals.setdefault(patient_id, issued)
+    waits = sorted((crossed_on[pk] - issued).days for pk, issued in referrals.items())
+    return WaitSummary(
+        patients=len(waits),
+        median_days=statistics.median(waits) if waits else None,
+        shortest=waits[0] if waits else None,
+        longest=waits[-1] if waits else None,
+    )
+
+
+@dataclass
+class DeathRow:
+    case_reference: str
+    recorded_at: datetime
+    was: str
+    registered_at: datetime | None
+    days_waited: int | None
+
+
+def deaths_while_waiting(user, *, period: Period) -> list[DeathRow]:
+    """Patients recorded deceased in the period while waiting or scheduled for a batch."""
+    events = Event.objects.visible_to(user).filter(
+        subject_type=SubjectType.PATIENT,
+        action=Action.STATUS_CHANGE,
+        to_state=PatientStatus.DECEASED,
+        from_state__in=[PatientStatus.WAITING, PatientStatus.SCHEDULED],
+        created_at__gte=_local_midnight(period.start),
+        created_at__lt=_local_midnight(period.end + timedelta(days=1)),
+    )
+    registered = dict(
+        Patient.objects.visible_to(user)
+        .filter(case_reference__in=events.values("subject_ref"))
+        .values_list("case_reference", "registered_at")
+    )
+    rows = []
+    for event in events.order_by("created_at", "id"):
+        since = registered.get(event.subject_ref)
+        rows.append(
+            DeathRow(
+                case_reference=event.subject_ref,
+                recorded_at=event.created_at,
+                was=event.from_state,
+                registered_at=since,
+                days_waited=(event.created_at - since).days if since else None,
+            )
+        )
+    return rows

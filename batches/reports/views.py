@@ -1,0 +1,228 @@
+"""The auditors' pages: cancellation history, batch timelines, patient journeys and reports.
+Read-only, in English and Arabic; every table can be downloaded (and the download is logged)."""
+
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from casetracker.accounts.roles import user_role
+from casetracker.exports import export_response
+from patients.models import Patient
+
+from ..models import Batch, Direction
+from . import selectors
+from .access import REPORT_ROLES
+from .charts import Series, bar_chart, line_chart
+from .forms import PeriodForm, filters_of
+from .tables import REPORTS
+
+# The tables shown (with charts) on the reports page, in order.
+OVERVIEW = ("daily", "cancellation-rate", "cancellation-reasons", "referral-to-crossing", "deaths")
+
+
+def auditors_only(view):
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if user_role(request.user) not in REPORT_ROLES:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _table(request, name: str):
+    """A report's filter form and rows; or, with `download`, the logged file."""
+    report = REPORTS[name]
+    form = report.form(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return form, None, None
+    if not form.is_bound:
+        form = report.form({})
+        form.is_valid()
+    rows = report.rows(request.user, form.cleaned_data)
+    if form.cleaned_data.get("download"):
+        response = export_response(
+            user=request.user,
+            name=report.name,
+            columns=report.columns,
+            rows=rows,
+            fmt=form.cleaned_data["download"],
+            filters=filters_of(form),
+        )
+        return form, rows, response
+    return form, rows, None
+
+
+def _download_links(request) -> dict[str, str]:
+    query = request.GET.copy()
+    links = {}
+    for fmt in ("csv", "xlsx"):
+        query["download"] = fmt
+        links[fmt] = "?" + query.urlencode()
+    return links
+
+
+@auditors_only
+def index(request):
+    return redirect("reports:cancellations")
+
+
+SORTABLE = ("code", "planned_date", "cancelled_at", "reason_code", "source", "patients")
+
+
+def _sort_links(request, current: str) -> dict[str, str]:
+    """For each sortable column, the link that sorts by it (again: the other way round)."""
+    query = request.GET.copy()
+    query.pop("download", None)
+    links = {}
+    for key in (*SORTABLE, "lead_hours"):
+        query["order"] = f"-{key}" if current == key else key
+        links[key] = "?" + query.urlencode()
+    return links
+
+
+@auditors_only
+def cancellations(request):
+    form, rows, download = _table(request, "cancellations")
+    if download:
+        return download
+    order = form.cleaned_data.get("order", "") if rows is not None else ""
+    return render(
+        request,
+        "reports/cancellations.html",
+        {
+            "form": form,
+            "rows": rows,
+            "downloads": _download_links(request),
+            "sort": _sort_links(request, order),
+            "section": "cancellations",
+        },
+    )
+
+
+@auditors_only
+def report(request, name: str):
+    if name not in REPORTS:
+        raise Http404
+    form, rows, download = _table(request, name)
+    if download:
+        return download
+    return render(
+        request,
+        "reports/table.html",
+        {
+            "report": REPORTS[name],
+            "form": form,
+            "rows": rows,
+            "downloads": _download_links(request),
+            "section": "bumped" if name == "bumped" else "overview",
+        },
+    )
+
+
+@auditors_only
+def overview(request):
+    form = PeriodForm(request.GET or {})
+    if not form.is_valid():
+        return render(
+            request, "reports/overview.html", {"form": form, "sections": [], "section": "overview"}
+        )
+    rtl = request.LANGUAGE_CODE == "ar"
+    query = urlencode({k: v for k, v in request.GET.items() if k != "download"})
+    sections = []
+    for name in OVERVIEW:
+        report = REPORTS[name]
+        rows = report.rows(request.user, form.cleaned_data)
+        sections.append(
+            {
+                "report": report,
+                "rows": rows,
+                "chart": _chart(name, rows, rtl),
+                "link": f"{name}/?{query}",
+            }
+        )
+    return render(
+        request,
+        "reports/overview.html",
+        {"form": form, "sections": sections, "section": "overview"},
+    )
+
+
+def _chart(name: str, rows: list[dict], rtl: bool):
+    empty = _("No data")
+    if name == "daily":
+        exit_rows = [r for r in rows if r["direction"] == Direction.EXIT]
+        return bar_chart(
+            title=_("Patients out: agreed and crossed"),
+            categories=[r["date"].strftime("%m-%d") for r in exit_rows],
+            series=[
+                Series(_("agreed patients"), [r["agreed_patients"] for r in exit_rows], "agreed"),
+                Series(
+                    _("patients crossed"), [r["patients_crossed"] for r in exit_rows], "crossed"
+                ),
+                Series(
+                    _("companions crossed"),
+                    [r["companions_crossed"] for r in exit_rows],
+                    "companions",
+                ),
+                Series(
+                    _("turned back or held"),
+                    [r["held"] + r["turned_back"] for r in exit_rows],
+                    "held",
+                ),
+            ],
+            rtl=rtl,
+            empty_text=empty,
+        )
+    if name == "cancellation-rate":
+        return line_chart(
+            title=_("Cancelled batches (%) per week"),
+            categories=[r["week_start"].strftime("%m-%d") for r in rows],
+            series=[Series(_("cancelled (%)"), [r["rate"] for r in rows], "rate")],
+            rtl=rtl,
+            y_max=100,
+            empty_text=empty,
+        )
+    if name == "cancellation-reasons":
+        from casetracker.audit.vocabulary import state_label
+
+        return bar_chart(
+            title=_("Cancellations per reason"),
+            categories=[state_label(r["reason_code"]) for r in rows],
+            series=[Series(_("cancelled"), [r["cancelled"] for r in rows], "cancelled")],
+            rtl=rtl,
+            empty_text=empty,
+        )
+    return None
+
+
+@auditors_only
+def batch_timeline(request, code: str):
+    batch = get_object_or_404(Batch.objects.visible_to(request.user), code=code)
+    return render(
+        request,
+        "reports/batch_timeline.html",
+        {
+            "batch": batch,
+            "events": selectors.batch_timeline(request.user, batch),
+            "lines": selectors.batch_manifest(request.user, batch),
+        },
+    )
+
+
+@auditors_only
+def patient_journey(request, case_reference: str):
+    patient = get_object_or_404(
+        Patient.objects.visible_to(request.user), case_reference=case_reference
+    )
+    return render(
+        request,
+        "reports/patient_journey.html",
+        {"journey": selectors.patient_journey(request.user, patient)},
+    )
