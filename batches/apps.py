@@ -17,5 +17,11 @@ class BatchesConfig(AppConfig):
             models.Outcome,
             models.CancelReason,
             models.InformationSource,
+            models.Direction,
+            models.EndReason,
         ):
             register_states(vocabulary.choices)
+        # The kinds of people on a manifest line, as the audit pages name them.
+        register_states(
+            [("patient", _("patient")), ("companion", _("companion")), ("returnee", _("returnee"))]
+        )

@@ -9,7 +9,7 @@ class PatientsConfig(AppConfig):
     def ready(self) -> None:
         from casetracker.audit.vocabulary import register_states
 
-        from .models import PatientStatus, ReferralStatus, ReturneeStatus
+        from .models import PatientStatus, Priority, ReferralStatus, ReturneeStatus
 
-        for choices in (PatientStatus.choices, ReferralStatus.choices, ReturneeStatus.choices):
-            register_states(choices)
+        for vocabulary in (PatientStatus, ReferralStatus, ReturneeStatus, Priority):
+            register_states(vocabulary.choices)
