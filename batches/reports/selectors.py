@@ -129,7 +129,9 @@ def cancellations(
             subject_type=SubjectType.BATCH, action=Action.CANCEL, subject_ref__in=codes
         ).select_related("actor")
     }
-    lines = BatchMember.objects.filter(batch__in=batches, end_reason=EndReason.CANCELLED)
+    lines = BatchMember.objects.visible_to(user).filter(
+        batch__in=batches, end_reason=EndReason.CANCELLED
+    )
     by_batch = defaultdict(list)
     for line in lines.select_related("patient", "returnee", "companion"):
         by_batch[line.batch_id].append(line)
@@ -274,9 +276,14 @@ def patient_journey(user, patient: Patient) -> Journey:
     )
 
 
+# A referral that expired while its patient waited was approved all the same: the wait counts
+# from it.
+WAS_APPROVED = (ReferralStatus.APPROVED, ReferralStatus.EXPIRED)
+
+
 def first_approved_referral(patient: Patient) -> date | None:
     return (
-        Referral.objects.filter(patient=patient, status=ReferralStatus.APPROVED)
+        Referral.objects.filter(patient=patient, status__in=WAS_APPROVED)
         .order_by("issued_on")
         .values_list("issued_on", flat=True)
         .first()
@@ -440,7 +447,7 @@ def referral_to_crossing(user, *, period: Period) -> WaitSummary:
     crossed_on = dict(crossings)
     referrals: dict[int, date] = {}
     for patient_id, issued in (
-        Referral.objects.filter(patient_id__in=crossed_on, status=ReferralStatus.APPROVED)
+        Referral.objects.filter(patient_id__in=crossed_on, status__in=WAS_APPROVED)
         .order_by("issued_on")
         .values_list("patient_id", "issued_on")
     ):
