@@ -39,12 +39,10 @@ def auditors_only(view):
 def _table(request, name: str):
     """A report's filter form and rows; or, with `download`, the logged file."""
     report = REPORTS[name]
-    form = report.form(request.GET or None)
-    if form.is_bound and not form.is_valid():
+    # Every filter is optional: an empty query is a valid one, with the default period.
+    form = report.form(request.GET)
+    if not form.is_valid():
         return form, None, None
-    if not form.is_bound:
-        form = report.form({})
-        form.is_valid()
     rows = report.rows(request.user, form.cleaned_data)
     if form.cleaned_data.get("download"):
         response = export_response(
@@ -128,7 +126,7 @@ def report(request, name: str):
 
 @auditors_only
 def overview(request):
-    form = PeriodForm(request.GET or {})
+    form = PeriodForm(request.GET)
     if not form.is_valid():
         return render(
             request, "reports/overview.html", {"form": form, "sections": [], "section": "overview"}
