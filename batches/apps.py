@@ -23,5 +23,10 @@ class BatchesConfig(AppConfig):
             register_states(vocabulary.choices)
         # The kinds of people on a manifest line, as the audit pages name them.
         register_states(
-            [("patient", _("patient")), ("companion", _("companion")), ("returnee", _("returnee"))]
+            [
+                ("patient", _("patient")),
+                ("companion", _("companion")),
+                ("returnee", _("returnee")),
+                ("open", _("on the manifest")),
+            ]
         )

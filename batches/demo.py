@@ -137,6 +137,17 @@ class Scenario:
         self.patients = [self._patient(i) for i in range(60)]
         self.returnees = [self._returnee() for _ in range(64)]
         self._batches()
+        self._death_while_waiting()
+
+    def _death_while_waiting(self) -> None:
+        """Over a thousand died waiting (DESIGN section 1): one waiting patient of the demo."""
+        waiting = Patient.objects.filter(status=PatientStatus.WAITING, lines__isnull=True)
+        patient_services.patient_set_status(
+            patient=waiting.order_by("pk").last(),
+            status=PatientStatus.DECEASED,
+            actor=self.actor,
+            reason_text="Died at the referring hospital while waiting for a place.",
+        )
 
     # --- people ---------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ FALLBACK_COLOUR = "#8a8f98"
 # Colour-blind-friendly (Okabe-Ito based), keyed by the css_class callers pass.
 # fmt: off
 COLOURS = {
-    "agreed": "#56b4e9", "crossed": "#0072b2", "patients": "#0072b2", "companions": "#56b4e9",
+    "agreed": "#b8bcc4", "crossed": "#0072b2", "patients": "#0072b2", "companions": "#56b4e9",
     "returnees": "#009e73", "cancelled": "#d55e00", "held": "#e69f00", "turned_back": "#cc79a7",
     "deaths": "#222222", "rate": "#d55e00", "median": "#6a3d9a",
 }

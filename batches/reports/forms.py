@@ -38,6 +38,19 @@ class PeriodForm(DownloadForm):
         return data
 
 
+ORDER_LABELS = {
+    "cancelled_at": _("cancelled at"),
+    "planned_date": _("planned date"),
+    "code": _("batch"),
+    "cancelled_from": _("stage"),
+    "reason_code": _("reason"),
+    "source": _("source"),
+    "patients": _("patients"),
+    "lead_hours": _("notice"),
+}
+assert set(ORDER_LABELS) == set(CANCELLATION_ORDERS)
+
+
 class CancellationFilterForm(PeriodForm):
     crossing = forms.ChoiceField(
         choices=[("", _("all")), *Crossing.choices], required=False, label=_("crossing")
@@ -49,15 +62,20 @@ class CancellationFilterForm(PeriodForm):
         choices=[("", _("all")), *InformationSource.choices], required=False, label=_("source")
     )
     order = forms.ChoiceField(
-        choices=[(o, o) for key in CANCELLATION_ORDERS for o in (key, f"-{key}")],
+        choices=[
+            (f"{sign}{key}", f"{label} {arrow}")
+            for key, label in ORDER_LABELS.items()
+            for sign, arrow in (("", "↑"), ("-", "↓"))
+        ],
         required=False,
+        initial="-cancelled_at",
         label=_("order"),
     )
 
     default_days = 7  # "which batches were cancelled last week?"
 
     def clean_order(self) -> str:
-        return self.cleaned_data.get("order") or "-cancelled_at"
+        return self.cleaned_data.get("order") or self.fields["order"].initial
 
 
 def filters_of(form: forms.Form) -> dict:

@@ -39,8 +39,13 @@ def auditors_only(view):
 def _table(request, name: str):
     """A report's filter form and rows; or, with `download`, the logged file."""
     report = REPORTS[name]
-    # Every filter is optional: an empty query is a valid one, with the default period.
-    form = report.form(request.GET)
+    # Every filter is optional: an empty query is a valid one, with the default period; the
+    # form shows the defaults it applies (the order in use, say).
+    data = request.GET.copy()
+    for field_name, field in report.form.base_fields.items():
+        if field_name not in data and field.initial is not None:
+            data[field_name] = field.initial
+    form = report.form(data)
     if not form.is_valid():
         return form, None, None
     rows = report.rows(request.user, form.cleaned_data)

@@ -2,8 +2,11 @@ from datetime import date, datetime
 
 from django import template
 from django.utils import formats, timezone
+from django.utils.html import format_html
 
 from casetracker.audit.vocabulary import state_label
+
+from ..models import EndReason
 
 register = template.Library()
 
@@ -16,16 +19,24 @@ def label(value) -> str:
 
 @register.filter
 def cell(value) -> str:
-    """A report value as the pages show it: dates in ISO order, lists joined, codes labelled."""
+    """A report value as the pages show it: dates in ISO order and never broken at their
+    hyphens, lists joined, codes labelled."""
     if value is None or value == "":
         return "—"
     if isinstance(value, datetime):
-        return formats.date_format(timezone.localtime(value), "Y-m-d H:i")
+        value = formats.date_format(timezone.localtime(value), "Y-m-d H:i")
+        return format_html('<bdi class="code">{}</bdi>', value)
     if isinstance(value, date):
-        return value.isoformat()
+        return format_html('<bdi class="code">{}</bdi>', value.isoformat())
     if isinstance(value, list | tuple):
         return ", ".join(map(str, value))
     return label(value)
+
+
+@register.filter
+def end_reason(value: str) -> str:
+    """Why a manifest line ended ("batch cancelled"), not the batch state of the same code."""
+    return EndReason(value).label if value in EndReason.values else value
 
 
 @register.filter

@@ -6,3 +6,16 @@ class AccountsConfig(AppConfig):
     name = "casetracker.accounts"
     label = "accounts"
     verbose_name = _("Accounts and facilities")
+
+    def ready(self) -> None:
+        from casetracker.audit.vocabulary import register_states
+
+        # Events record the actor's role by its code; the audit pages show it in words.
+        register_states(
+            [
+                ("coordinator", _("coordinator")),
+                ("hospital_staff", _("hospital staff")),
+                ("auditor", _("auditor")),
+                ("admin", _("admin")),
+            ]
+        )
