@@ -3,6 +3,7 @@ from datetime import date, datetime
 from django import template
 from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from casetracker.audit.vocabulary import state_label
 
@@ -37,6 +38,21 @@ def cell(value) -> str:
 def end_reason(value: str) -> str:
     """Why a manifest line ended ("batch cancelled"), not the batch state of the same code."""
     return EndReason(value).label if value in EndReason.values else value
+
+
+CHANNELS = {
+    "web": _("web page"),
+    "api": _("API"),
+    "admin": _("back office"),
+    "worker": _("background worker"),
+    "command": _("command line"),
+}
+
+
+@register.filter
+def channel(value: str) -> str:
+    """Where an event came from, in words."""
+    return CHANNELS.get(value, value)
 
 
 @register.filter
