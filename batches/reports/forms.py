@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from ..models import CancelReason, Crossing, InformationSource
@@ -63,7 +64,7 @@ class CancellationFilterForm(PeriodForm):
     )
     order = forms.ChoiceField(
         choices=[
-            (f"{sign}{key}", f"{label} {arrow}")
+            (f"{sign}{key}", format_lazy("{} {}", label, arrow))
             for key, label in ORDER_LABELS.items()
             for sign, arrow in (("", "↑"), ("-", "↓"))
         ],

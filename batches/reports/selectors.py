@@ -8,6 +8,7 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -24,6 +25,9 @@ from ..models import (
     EndReason,
     Outcome,
 )
+
+# A journey step for a line taken off a batch while it was open (the line itself is deleted).
+REMOVED = "removed"
 
 # Patients and returnees share these two statuses: still in the queue, or on a batch again.
 QUEUED = (PatientStatus.WAITING, PatientStatus.SCHEDULED)
@@ -80,6 +84,11 @@ class CancellationRow:
     last_crossed_on: date | None = None
     still_waiting: int = 0
     people: list[str] = field(default_factory=list)
+
+
+def _days_between(start: datetime, end: datetime) -> int:
+    """Whole local days, as a person counts them: registered Monday, died Wednesday: 2."""
+    return (timezone.localdate(end) - timezone.localdate(start)).days
 
 
 def _local_midnight(day: date) -> datetime:
@@ -146,8 +155,11 @@ def cancellations(
         kinds = Counter(line.kind for line in taken_off)
         people = [line for line in taken_off if line.kind != "companion"]
         later = [crossed.get((line.kind, line.patient_id or line.returnee_id)) for line in people]
-        # Crossed "later" means after this batch's planned day, not on an earlier batch.
-        later = [day for day in later if day and day >= batch.planned_date]
+        # Crossed "later": on a day from the cancelled batch's planned day or from the day the
+        # cancellation came, whichever was first (news may come early and people cross before
+        # the old date; a cancellation may be recorded after the fact).
+        since = min(batch.planned_date, timezone.localdate(batch.cancelled_at))
+        later = [day for day in later if day and day >= since]
         waiting = [line for line in people if (line.patient or line.returnee).status in QUEUED]
         lead = (_local_midnight(batch.planned_date) - batch.cancelled_at).total_seconds() / 3600
         rescheduled = getattr(batch, "rescheduled_as", None)
@@ -183,7 +195,9 @@ def _sorted(rows: list[CancellationRow], order: str) -> list[CancellationRow]:
     key = order.lstrip("-")
     if key not in CANCELLATION_ORDERS:
         raise ValueError(f"order must be one of {CANCELLATION_ORDERS}, with - for descending")
-    return sorted(rows, key=lambda row: (getattr(row, key), row.code), reverse=order[0] == "-")
+    # The page shows patients and returnees in one column ("people taken off the batch").
+    value = (lambda row: row.patients + row.returnees) if key == "patients" else attrgetter(key)
+    return sorted(rows, key=lambda row: (value(row), row.code), reverse=order[0] == "-")
 
 
 def batch_timeline(user, batch: Batch) -> QuerySet:
@@ -241,9 +255,57 @@ class Journey:
     steps: list[JourneyStep]
 
 
+def _removals(user, patient: Patient) -> list[JourneyStep]:
+    """Batches the patient was taken off while they were still open: the line is gone, its
+    events remain."""
+    events = list(
+        Event.objects.visible_to(user).filter(
+            subject_type=SubjectType.MEMBER,
+            action=Action.REMOVE_MEMBER,
+            details__person=patient.case_reference,
+        )
+    )
+    batches = {b.code: b for b in Batch.objects.filter(code__in=[e.batch_ref for e in events])}
+    return [
+        JourneyStep(
+            batch=event.batch_ref,
+            planned_date=batches[event.batch_ref].planned_date,
+            batch_status=batches[event.batch_ref].status,
+            added_at=event.created_at,
+            clearance="",
+            outcome="",
+            end_reason=REMOVED,
+            sent_back=False,
+        )
+        for event in events
+        if event.batch_ref in batches
+    ]
+
+
+def _waited_until(patient: Patient, crossed_on: date | None) -> date:
+    """The wait ends with the crossing, a death or a withdrawal; otherwise it goes on today."""
+    if crossed_on:
+        return crossed_on
+    if patient.status in (PatientStatus.DECEASED, PatientStatus.WITHDRAWN):
+        ended = (
+            Event.objects.filter(
+                subject_type=SubjectType.PATIENT,
+                subject_ref=patient.case_reference,
+                action=Action.STATUS_CHANGE,
+                to_state=patient.status,
+            )
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        if ended:
+            return timezone.localdate(ended)
+    return timezone.localdate()
+
+
 def patient_journey(user, patient: Patient) -> Journey:
     """Every batch the patient was placed in, what sent them back, and how long they waited
-    (until the day they crossed, or until today)."""
+    (until the day they crossed, died or withdrew, or until today)."""
     lines = BatchMember.objects.visible_to(user).filter(patient=patient)
     sent_back = set(lines.filter(SENT_BACK).values_list("pk", flat=True))
     steps = [
@@ -259,8 +321,9 @@ def patient_journey(user, patient: Patient) -> Journey:
         )
         for line in lines.select_related("batch").order_by("added_at", "id")
     ]
+    steps = sorted(steps + _removals(user, patient), key=lambda s: s.added_at)
     crossed_on = max((s.planned_date for s in steps if s.outcome == Outcome.CROSSED), default=None)
-    until = crossed_on or timezone.localdate()
+    until = _waited_until(patient, crossed_on)
     referral = first_approved_referral(patient)
     return Journey(
         case_reference=patient.case_reference,
@@ -494,7 +557,7 @@ def deaths_while_waiting(user, *, period: Period) -> list[DeathRow]:
                 recorded_at=event.created_at,
                 was=event.from_state,
                 registered_at=since,
-                days_waited=(event.created_at - since).days if since else None,
+                days_waited=_days_between(since, event.created_at) if since else None,
             )
         )
     return rows

@@ -118,7 +118,7 @@ REPORTS = {
         ),
         Report(
             "cancellation-rate",
-            _("Cancellation rate per week"),
+            _("Cancellation rate per week of planned day"),
             PeriodForm,
             _columns(
                 ("week_start", _("week of")),
@@ -130,7 +130,7 @@ REPORTS = {
         ),
         Report(
             "cancellation-reasons",
-            _("Cancellations per reason"),
+            _("Cancellations per reason (batches planned in the period)"),
             PeriodForm,
             _columns(("reason_code", _("reason")), ("cancelled", _("cancelled"))),
             _reasons,

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
 from casetracker.accounts.roles import user_role
+from casetracker.audit.vocabulary import state_label
 from casetracker.exports import export_response
 from patients.models import Patient
 
@@ -146,7 +147,7 @@ def overview(request):
             {
                 "report": report,
                 "rows": rows,
-                "chart": _chart(name, rows, rtl),
+                "charts": _charts(name, rows, rtl),
                 "link": f"{name}/?{query}",
             }
         )
@@ -157,52 +158,63 @@ def overview(request):
     )
 
 
-def _chart(name: str, rows: list[dict], rtl: bool):
+def _charts(name: str, rows: list[dict], rtl: bool) -> list:
+    """The charts drawn above a report's table on the overview (none for single numbers)."""
     empty = _("No data")
     if name == "daily":
-        exit_rows = [r for r in rows if r["direction"] == Direction.EXIT]
-        return bar_chart(
-            title=_("Patients out: agreed and crossed"),
-            categories=[r["date"].strftime("%m-%d") for r in exit_rows],
-            series=[
-                Series(_("agreed patients"), [r["agreed_patients"] for r in exit_rows], "agreed"),
-                Series(
-                    _("patients crossed"), [r["patients_crossed"] for r in exit_rows], "crossed"
-                ),
-                Series(
-                    _("companions crossed"),
-                    [r["companions_crossed"] for r in exit_rows],
-                    "companions",
-                ),
-                Series(
-                    _("turned back or held"),
-                    [r["held"] + r["turned_back"] for r in exit_rows],
-                    "held",
-                ),
-            ],
-            rtl=rtl,
-            empty_text=empty,
-        )
+        return [
+            _daily_chart(rows, Direction.EXIT, rtl, empty),
+            _daily_chart(rows, Direction.RETURN, rtl, empty),
+        ]
     if name == "cancellation-rate":
-        return line_chart(
-            title=_("Cancelled batches (%) per week"),
-            categories=[r["week_start"].strftime("%m-%d") for r in rows],
-            series=[Series(_("cancelled (%)"), [r["rate"] for r in rows], "rate")],
-            rtl=rtl,
-            y_max=100,
-            empty_text=empty,
-        )
+        return [
+            line_chart(
+                title=_("Cancelled batches (%) per week"),
+                categories=[r["week_start"].strftime("%m-%d") for r in rows],
+                series=[Series(_("cancelled (%)"), [r["rate"] for r in rows], "rate")],
+                rtl=rtl,
+                y_max=100,
+                empty_text=empty,
+            )
+        ]
     if name == "cancellation-reasons":
-        from casetracker.audit.vocabulary import state_label
+        return [
+            bar_chart(
+                title=_("Cancellations per reason"),
+                categories=[state_label(r["reason_code"]) for r in rows],
+                series=[Series(_("cancelled"), [r["cancelled"] for r in rows], "cancelled")],
+                rtl=rtl,
+                empty_text=empty,
+            )
+        ]
+    return []
 
-        return bar_chart(
-            title=_("Cancellations per reason"),
-            categories=[state_label(r["reason_code"]) for r in rows],
-            series=[Series(_("cancelled"), [r["cancelled"] for r in rows], "cancelled")],
-            rtl=rtl,
-            empty_text=empty,
-        )
-    return None
+
+def _daily_chart(rows: list[dict], direction: str, rtl: bool, empty: str):
+    rows = [r for r in rows if r["direction"] == direction]
+    failed = Series(_("turned back or held"), [r["held"] + r["turned_back"] for r in rows], "held")
+    if direction == Direction.EXIT:
+        title = _("Patients out: agreed and crossed")
+        series = [
+            Series(_("agreed patients"), [r["agreed_patients"] for r in rows], "agreed"),
+            Series(_("patients crossed"), [r["patients_crossed"] for r in rows], "crossed"),
+            Series(_("companions crossed"), [r["companions_crossed"] for r in rows], "companions"),
+            failed,
+        ]
+    else:
+        title = _("Returnees in: agreed, crossed and held")
+        series = [
+            Series(_("agreed"), [r["agreed_patients"] for r in rows], "agreed"),
+            Series(_("returnees crossed"), [r["returnees_crossed"] for r in rows], "returnees"),
+            failed,
+        ]
+    return bar_chart(
+        title=title,
+        categories=[r["date"].strftime("%m-%d") for r in rows],
+        series=series,
+        rtl=rtl,
+        empty_text=empty,
+    )
 
 
 @auditors_only

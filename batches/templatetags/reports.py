@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from casetracker.audit.vocabulary import state_label
 
 from ..models import EndReason
+from ..reports.selectors import REMOVED
 
 register = template.Library()
 
@@ -37,6 +38,8 @@ def cell(value) -> str:
 @register.filter
 def end_reason(value: str) -> str:
     """Why a manifest line ended ("batch cancelled"), not the batch state of the same code."""
+    if value == REMOVED:
+        return _("removed from the batch")
     return EndReason(value).label if value in EndReason.values else value
 
 
