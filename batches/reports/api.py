@@ -10,15 +10,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from casetracker.api.serializers import EventSerializer
-from casetracker.exports import export_response
 from patients.models import Patient
 
 from ..models import Batch, CancelReason, Crossing, InformationSource
 from . import selectors
 from .access import REPORT_ROLES
-from .forms import DOWNLOADS, filters_of
+from .forms import DOWNLOADS
 from .selectors import CANCELLATION_ORDERS
-from .tables import Report
+from .tables import Report, run_report
 
 
 def _choice(name: str, values, description: str) -> OpenApiParameter:
@@ -52,21 +51,10 @@ class ReportView(APIView):
 
     @extend_schema(parameters=REPORT_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        form = self.report.form(request.query_params)
-        if not form.is_valid():
+        form, rows, download = run_report(self.report, request.query_params, request.user)
+        if rows is None:
             raise ValidationError(form.errors.get_json_data())
-        rows = self.report.rows(request.user, form.cleaned_data)
-        fmt = form.cleaned_data["download"]
-        if fmt:
-            return export_response(
-                user=request.user,
-                name=self.report.name,
-                columns=self.report.columns,
-                rows=rows,
-                fmt=fmt,
-                filters=filters_of(form),
-            )
-        return Response({"count": len(rows), "results": rows})
+        return download or Response({"count": len(rows), "results": rows})
 
 
 class BatchTimelineView(APIView):

@@ -4,13 +4,14 @@ and the CSV/XLSX downloads, so the three always show the same numbers."""
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from django.http import HttpResponse, QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from casetracker.exports import Column
+from casetracker.exports import Column, export_response
 
 from ..models import Crossing
 from . import selectors
-from .forms import CancellationFilterForm, DownloadForm, PeriodForm
+from .forms import CancellationFilterForm, DownloadForm, PeriodForm, filters_of
 
 
 @dataclass(frozen=True)
@@ -178,3 +179,31 @@ REPORTS = {
         ),
     )
 }
+
+
+def run_report(
+    report: Report, query: QueryDict, user
+) -> tuple[DownloadForm, list[dict] | None, HttpResponse | None]:
+    """Validate the query, read the rows; with `download`, also the logged file. The pages
+    and the API both run reports through here. Rows are None when the query is invalid."""
+    data = query.copy()
+    # Every filter is optional: missing ones take their defaults (the form then shows them).
+    for name, field in report.form.base_fields.items():
+        if name not in data and field.initial is not None:
+            data[name] = field.initial
+    form = report.form(data)
+    if not form.is_valid():
+        return form, None, None
+    rows = report.rows(user, form.cleaned_data)
+    fmt = form.cleaned_data.get("download")
+    if not fmt:
+        return form, rows, None
+    download = export_response(
+        user=user,
+        name=report.name,
+        columns=report.columns,
+        rows=rows,
+        fmt=fmt,
+        filters=filters_of(form),
+    )
+    return form, rows, download

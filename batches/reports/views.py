@@ -12,15 +12,14 @@ from django.utils.translation import gettext as _
 
 from casetracker.accounts.roles import user_role
 from casetracker.audit.vocabulary import state_label
-from casetracker.exports import export_response
 from patients.models import Patient
 
 from ..models import Batch, Direction
 from . import selectors
 from .access import REPORT_ROLES
 from .charts import Series, bar_chart, line_chart
-from .forms import PeriodForm, filters_of
-from .tables import REPORTS
+from .forms import PeriodForm
+from .tables import REPORTS, run_report
 
 # The tables shown (with charts) on the reports page, in order.
 OVERVIEW = ("daily", "cancellation-rate", "cancellation-reasons", "referral-to-crossing", "deaths")
@@ -35,32 +34,6 @@ def auditors_only(view):
         return view(request, *args, **kwargs)
 
     return wrapped
-
-
-def _table(request, name: str):
-    """A report's filter form and rows; or, with `download`, the logged file."""
-    report = REPORTS[name]
-    # Every filter is optional: an empty query is a valid one, with the default period; the
-    # form shows the defaults it applies (the order in use, say).
-    data = request.GET.copy()
-    for field_name, field in report.form.base_fields.items():
-        if field_name not in data and field.initial is not None:
-            data[field_name] = field.initial
-    form = report.form(data)
-    if not form.is_valid():
-        return form, None, None
-    rows = report.rows(request.user, form.cleaned_data)
-    if form.cleaned_data.get("download"):
-        response = export_response(
-            user=request.user,
-            name=report.name,
-            columns=report.columns,
-            rows=rows,
-            fmt=form.cleaned_data["download"],
-            filters=filters_of(form),
-        )
-        return form, rows, response
-    return form, rows, None
 
 
 def _download_links(request) -> dict[str, str]:
@@ -93,7 +66,7 @@ def _sort_links(request, current: str) -> dict[str, str]:
 
 @auditors_only
 def cancellations(request):
-    form, rows, download = _table(request, "cancellations")
+    form, rows, download = run_report(REPORTS["cancellations"], request.GET, request.user)
     if download:
         return download
     order = form.cleaned_data.get("order", "") if rows is not None else ""
@@ -114,7 +87,7 @@ def cancellations(request):
 def report(request, name: str):
     if name not in REPORTS:
         raise Http404
-    form, rows, download = _table(request, name)
+    form, rows, download = run_report(REPORTS[name], request.GET, request.user)
     if download:
         return download
     return render(
