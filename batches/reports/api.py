@@ -53,7 +53,8 @@ class ReportView(APIView):
     def get(self, request):
         form, rows, download = run_report(self.report, request.query_params, request.user)
         if rows is None:
-            raise ValidationError(form.errors.get_json_data())
+            # The same shape as a serializer's errors: {"field": ["message", ...]}.
+            raise ValidationError({field: list(errors) for field, errors in form.errors.items()})
         return download or Response({"count": len(rows), "results": rows})
 
 
