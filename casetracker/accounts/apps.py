@@ -10,6 +10,8 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from casetracker.audit.vocabulary import register_states
 
+        from . import sessions  # noqa: F401  (connects the sign-in and deactivation signals)
+
         # Events record the actor's role by its code; the audit pages show it in words.
         register_states(
             [

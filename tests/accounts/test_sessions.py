@@ -1,0 +1,96 @@
+"""Sessions end when idle, after an absolute lifetime, and when the account is deactivated; no
+page or API answer with personal data is kept in a browser's cache."""
+
+import time
+
+import pytest
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from casetracker.accounts.sessions import SIGNED_IN_AT
+
+PASSWORD = "a-long-demo-password-2026"
+INBOX = reverse("notifications:inbox")
+
+
+@pytest.fixture
+def signed_in(client, nurse):
+    nurse.set_password(PASSWORD)
+    nurse.save()
+    assert client.login(username=nurse.username, password=PASSWORD)
+    return client
+
+
+def test_session_idle_timeout_is_pushed_ahead_by_each_request(signed_in, settings):
+    assert settings.SESSION_SAVE_EVERY_REQUEST
+    signed_in.get(INBOX)
+    assert signed_in.session.get_expiry_age() == settings.SESSION_COOKIE_AGE == 30 * 60
+    assert signed_in.cookies["sessionid"]["max-age"] == settings.SESSION_COOKIE_AGE
+
+
+def test_session_sign_in_time_is_recorded(signed_in):
+    assert abs(signed_in.session[SIGNED_IN_AT] - time.time()) < 5
+
+
+def test_session_ends_after_its_absolute_lifetime(signed_in, settings):
+    assert signed_in.get(INBOX).status_code == 200
+    session = signed_in.session
+    session[SIGNED_IN_AT] = int(time.time()) - settings.SESSION_ABSOLUTE_SECONDS - 1
+    session.save()
+
+    response = signed_in.get(INBOX)
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("admin:login"))
+    assert "_auth_user_id" not in signed_in.session
+
+
+def test_session_within_its_lifetime_goes_on(signed_in, settings):
+    session = signed_in.session
+    session[SIGNED_IN_AT] = int(time.time()) - settings.SESSION_ABSOLUTE_SECONDS + 60
+    session.save()
+    assert signed_in.get(INBOX).status_code == 200
+
+
+def test_deactivation_ends_the_session_and_deletes_tokens(signed_in, nurse):
+    token = Token.objects.create(user=nurse)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert api.get("/api/v1/notifications/").status_code == 200
+
+    nurse.is_active = False
+    nurse.save()
+
+    assert not Token.objects.filter(user=nurse).exists()
+    assert api.get("/api/v1/notifications/").status_code == 401
+    response = signed_in.get(INBOX)
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("admin:login"))
+
+
+def test_saving_an_active_user_keeps_the_tokens(nurse):
+    Token.objects.create(user=nurse)
+    nurse.email = "new@example.org"
+    nurse.save()
+    assert Token.objects.filter(user=nurse).exists()
+
+
+@pytest.mark.parametrize("url", [INBOX, reverse("admin:index"), reverse("home")])
+def test_no_store_on_pages_for_a_signed_in_user(signed_in, url):
+    response = signed_in.get(url)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+
+
+def test_no_store_on_api_answers(api, nurse):
+    response = api(nurse).get("/api/v1/patients/")
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    assert "no-store" in api().get("/api/v1/patients/")["Cache-Control"]  # even a 401
+
+
+def test_no_store_not_needed_on_the_public_home_page(client):
+    response = client.get(reverse("home"))
+    assert "no-store" not in response.get("Cache-Control", "")
