@@ -42,6 +42,10 @@ makemessages: setup
 
 check: setup
 	$(BIN)/python manage.py check
+	# Production settings must pass Django's deployment checks (HTTPS, cookies, HSTS, key).
+	DJANGO_PRODUCTION=true DJANGO_ALLOWED_HOSTS=casetracker.example.org \
+	  DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 	$(BIN)/ruff check .

@@ -1,0 +1,67 @@
+"""Password hashing, response headers and the production settings."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from casetracker import settings as project_settings
+from casetracker.accounts.roles import Role
+from casetracker.accounts.services import user_create
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_passwords_are_hashed_with_argon2(db, settings):
+    settings.PASSWORD_HASHERS = project_settings.PASSWORD_HASHERS  # undo the fast test hasher
+    user = user_create(
+        username="new.coordinator", password="a-long-pass-phrase-2026", role=Role.COORDINATOR
+    )
+    assert user.password.startswith("argon2$")
+    assert user.check_password("a-long-pass-phrase-2026")
+
+
+def test_security_headers_on_every_page(client):
+    response = client.get(reverse("home"))
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    environment.update(env)
+    return subprocess.run(  # noqa: S603 (our own manage.py with fixed arguments)
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_refuses_the_embedded_secret_key():
+    result = _manage("check", DJANGO_PRODUCTION="true")
+    assert result.returncode != 0
+    assert "set DJANGO_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize("extra", [{}, {"BEHIND_TLS_PROXY": "true"}])
+def test_production_settings_pass_the_deployment_checks(extra):
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_PRODUCTION="true",
+        DJANGO_SECRET_KEY="k" * 20 + "a-random-looking-key-for-the-check-" + "9" * 20,
+        DJANGO_ALLOWED_HOSTS="casetracker.example.org",
+        **extra,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
