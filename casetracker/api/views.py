@@ -1,8 +1,10 @@
 import django_filters
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
@@ -25,9 +27,24 @@ from .serializers import EventSerializer, FacilitySerializer, NotificationSerial
 
 
 class TokenView(ObtainAuthToken):
-    """Exchange a username and password for an API token."""
+    """Exchange a username and password for an API token. Repeated failures lock the username
+    out from this address for a while (HTTP 429)."""
 
     permission_classes = [AllowAny]  # the credentials in the body are the authentication
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # The lockout backend flags the request it was given: DRF's, not the HttpRequest
+            # the lockout middleware sees, so the answer is made here.
+            if getattr(request, "axes_locked_out", False):
+                minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+                return Response(
+                    {"detail": f"too many failed sign-ins: try again in {minutes} minutes"},
+                    status=status.HTTP_429_TOO_MANY_REQUESTS,
+                )
+            raise
 
 
 class FacilityViewSet(viewsets.ReadOnlyModelViewSet):
