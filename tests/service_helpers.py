@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from django.db import transaction
 
 from batches.models import Batch, BatchMember
 from batches.services import (
@@ -19,8 +20,10 @@ from batches.services import (
     batch_submit,
 )
 from casetracker.audit.models import Event
+from casetracker.audit.services import record_event
 from casetracker.errors import TransitionRefused
 from casetracker.notifications.models import Notification
+from casetracker.notifications.services import notify
 from patients.models import Companion, Patient, Readiness, ReadinessChange, Referral, Returnee
 
 # --- What changed ---------------------------------------------------------------------------
@@ -189,3 +192,21 @@ def advance(batch: Batch, to: str, actor) -> Batch:
             outcomes = {line.pk: "crossed" for line in batch.members.filter(is_open=True)}
             batch = batch_cross(batch=batch, actor=actor, outcomes=outcomes)
     return batch
+
+
+def notify_event(users, action: str = "cancel", batch_ref: str = "RAF-2026-02-04-3"):
+    """An event and its outbox rows, as a batch service writes them (pending: not delivered
+    until the test commits)."""
+    with transaction.atomic():
+        event = record_event(
+            subject_type="batch",
+            subject_ref=batch_ref,
+            batch_ref=batch_ref,
+            action=action,
+            actor=None,
+        )
+        return notify(event=event, users=users)
+
+
+def inbox_row(user, rows):
+    return next(n for n in rows if n.recipient_id == user.pk and n.channel == "inbox")

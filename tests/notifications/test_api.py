@@ -1,35 +1,17 @@
 """API: the signed-in user's inbox at notifications/."""
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from batches import services as batch_services
-from casetracker.audit.services import record_event
 from casetracker.notifications.models import Notification
-from casetracker.notifications.services import notify
 from tests import factories
+from tests.service_helpers import inbox_row, notify_event
 
 INBOX = "/api/v1/notifications/"
 UNREAD = "/api/v1/notifications/unread-count/"
 CANCEL = {"reason_code": "security", "reason_text": "closed today", "source": "border_authority"}
-
-
-def _notify(users, action="cancel", batch_ref="RAF-2026-02-04-3"):
-    """An event and its outbox rows, as a batch service writes them."""
-    with transaction.atomic():
-        event = record_event(
-            subject_type="batch",
-            subject_ref=batch_ref,
-            batch_ref=batch_ref,
-            action=action,
-            actor=None,
-        )
-        return notify(event=event, users=users)
-
-
-def _inbox_row(user, rows):
-    return next(n for n in rows if n.recipient_id == user.pk and n.channel == "inbox")
 
 
 def test_notifications_cancel_reaches_each_inbox(api, coordinator, nurse, auditor, facility):
@@ -49,7 +31,7 @@ def test_notifications_cancel_reaches_each_inbox(api, coordinator, nurse, audito
 
 
 def test_notifications_list_hospital_staff_see_their_own_only(api, nurse, other_nurse):
-    rows = _notify([nurse, other_nurse])
+    rows = notify_event([nurse, other_nurse])
     mine = {n.pk for n in rows if n.recipient_id == nurse.pk}
     for query in ({}, {"mine": "false"}, {"mine": "true"}):
         ids = {n["id"] for n in api(nurse).get(INBOX, query).json()["results"]}
@@ -59,7 +41,7 @@ def test_notifications_list_hospital_staff_see_their_own_only(api, nurse, other_
 def test_notifications_list_coordinators_and_admins_see_all(
     api, coordinator, admin_user, nurse, auditor
 ):
-    rows = _notify([nurse, auditor, coordinator])
+    rows = notify_event([nurse, auditor, coordinator])
     for user in (coordinator, admin_user):
         ids = {n["id"] for n in api(user).get(INBOX).json()["results"]}
         assert ids == {n.pk for n in rows}, user
@@ -72,7 +54,7 @@ def test_notifications_list_coordinators_and_admins_see_all(
 
 
 def test_notifications_list_shows_the_delivery_log(api, coordinator, nurse):
-    row = _inbox_row(nurse, _notify([nurse]))
+    row = inbox_row(nurse, notify_event([nurse]))
     body = api(coordinator).get(f"{INBOX}{row.pk}/").json()
     assert body["recipient"] == "nurse"
     assert body["status"] == "pending"
@@ -83,8 +65,8 @@ def test_notifications_list_shows_the_delivery_log(api, coordinator, nurse):
 
 
 def test_notifications_mark_all_read(api, nurse, other_nurse):
-    _notify([nurse, other_nurse])
-    _notify([nurse], action="prepare")
+    notify_event([nurse, other_nurse])
+    notify_event([nurse], action="prepare")
     response = api(nurse).post(f"{INBOX}read-all/")
     assert response.status_code == 200
     assert response.json() == {"marked": 2}
@@ -93,7 +75,7 @@ def test_notifications_mark_all_read(api, nurse, other_nurse):
 
 
 def _failed_row(user):
-    row = _inbox_row(user, _notify([user]))
+    row = inbox_row(user, notify_event([user]))
     Notification.objects.filter(pk=row.pk).update(  # setup: a row the worker gave up on
         status="failed", attempts=6, attempt_limit=6, last_error="DeliveryError: boom"
     )
@@ -123,7 +105,7 @@ def test_notifications_retry_refused_to_other_roles(api, request, nurse, auditor
 
 
 def test_notifications_retry_of_a_pending_row_names_the_status(api, coordinator, nurse):
-    row = _inbox_row(nurse, _notify([nurse]))
+    row = inbox_row(nurse, notify_event([nurse]))
     response = api(coordinator).post(f"{INBOX}{row.pk}/retry/")
     assert response.status_code == 400
     assert "status" in response.json()
@@ -132,10 +114,10 @@ def test_notifications_retry_of_a_pending_row_names_the_status(api, coordinator,
 
 
 def test_notifications_filter_by_channel_and_status(api, nurse):
-    rows = _notify([nurse])
+    rows = notify_event([nurse])
     client = api(nurse)
     inbox = client.get(INBOX, {"channel": "inbox"}).json()["results"]
-    assert [n["id"] for n in inbox] == [_inbox_row(nurse, rows).pk]
+    assert [n["id"] for n in inbox] == [inbox_row(nurse, rows).pk]
     email = client.get(INBOX, {"channel": "email"}).json()["results"]
     assert [n["channel"] for n in email] == ["email"]
     assert client.get(INBOX, {"status": "sent"}).json()["results"] == []
@@ -148,8 +130,8 @@ def test_notifications_invalid_filter_names_the_field(api, nurse):
 
 
 def test_notifications_unread_count_counts_own_inbox_rows(api, nurse, other_nurse):
-    _notify([nurse, other_nurse])
-    _notify([nurse], action="prepare")
+    notify_event([nurse, other_nurse])
+    notify_event([nurse], action="prepare")
     response = api(nurse).get(UNREAD)
     assert response.status_code == 200
     # Two inbox rows; the email copies are not counted.
@@ -158,8 +140,8 @@ def test_notifications_unread_count_counts_own_inbox_rows(api, nurse, other_nurs
 
 
 def test_notifications_mark_read(api, nurse):
-    rows = _notify([nurse])
-    row = _inbox_row(nurse, rows)
+    rows = notify_event([nurse])
+    row = inbox_row(nurse, rows)
     client = api(nurse)
     response = client.post(f"{INBOX}{row.pk}/read/")
     assert response.status_code == 200
@@ -176,7 +158,7 @@ def test_notifications_mark_read(api, nurse):
 
 
 def test_notifications_auditor_marks_own_read(api, auditor):
-    row = _inbox_row(auditor, _notify([auditor]))
+    row = inbox_row(auditor, notify_event([auditor]))
     response = api(auditor).post(f"{INBOX}{row.pk}/read/")
     assert response.status_code == 200
     row.refresh_from_db()
@@ -185,7 +167,7 @@ def test_notifications_auditor_marks_own_read(api, auditor):
 
 @pytest.mark.parametrize("who", ["coordinator", "admin_user", "other_nurse", "auditor"])
 def test_notifications_mark_read_of_someone_else_is_404(api, request, nurse, who):
-    row = _inbox_row(nurse, _notify([nurse]))
+    row = inbox_row(nurse, notify_event([nurse]))
     response = api(request.getfixturevalue(who)).post(f"{INBOX}{row.pk}/read/")
     assert response.status_code == 404
     row.refresh_from_db()
@@ -193,8 +175,8 @@ def test_notifications_mark_read_of_someone_else_is_404(api, request, nurse, who
 
 
 def test_notifications_retrieve(api, nurse, other_nurse):
-    rows = _notify([nurse, other_nurse])
-    mine, theirs = _inbox_row(nurse, rows), _inbox_row(other_nurse, rows)
+    rows = notify_event([nurse, other_nurse])
+    mine, theirs = inbox_row(nurse, rows), inbox_row(other_nurse, rows)
     client = api(nurse)
     response = client.get(f"{INBOX}{mine.pk}/")
     assert response.status_code == 200
@@ -204,7 +186,7 @@ def test_notifications_retrieve(api, nurse, other_nurse):
 
 
 def test_notifications_are_not_written_through_the_api(api, coordinator, nurse):
-    row = _inbox_row(nurse, _notify([nurse]))
+    row = inbox_row(nurse, notify_event([nurse]))
     client = api(coordinator)
     assert client.post(INBOX, {"channel": "inbox"}).status_code == 405
     assert client.patch(f"{INBOX}{row.pk}/", {"status": "sent"}).status_code == 405
@@ -214,7 +196,7 @@ def test_notifications_are_not_written_through_the_api(api, coordinator, nurse):
 
 
 def test_notifications_anonymous_is_401(api, nurse):
-    row = _inbox_row(nurse, _notify([nurse]))
+    row = inbox_row(nurse, notify_event([nurse]))
     assert api().get(INBOX).status_code == 401
     assert api().get(UNREAD).status_code == 401
     assert api().post(f"{INBOX}{row.pk}/read/").status_code == 401
@@ -226,7 +208,7 @@ def test_notifications_list_constant_number_of_queries(api, nurse):
     def make(n):
         # One event per notification, so a missing select_related shows per row.
         for i in range(n):
-            _notify([nurse], batch_ref=f"RAF-2026-02-04-{Notification.objects.count() + i}")
+            notify_event([nurse], batch_ref=f"RAF-2026-02-04-{Notification.objects.count() + i}")
 
     def count():
         fresh = type(nurse).objects.get(pk=nurse.pk)

@@ -5,15 +5,14 @@ import re
 
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from casetracker.audit.services import record_event
 from casetracker.notifications.models import Notification
-from casetracker.notifications.services import notify
+from tests.service_helpers import inbox_row, notify_event
 
 pytestmark = pytest.mark.django_db
 
@@ -26,27 +25,10 @@ def _read_url(row):
     return reverse("notifications:mark-read", args=[row.pk])
 
 
-def _notify(users, action="cancel", batch_ref="RAF-2026-02-04-3"):
-    """An event and its outbox rows, as a batch service writes them."""
-    with transaction.atomic():
-        event = record_event(
-            subject_type="batch",
-            subject_ref=batch_ref,
-            batch_ref=batch_ref,
-            action=action,
-            actor=None,
-        )
-        return notify(event=event, users=users)
-
-
-def _inbox_row(user, rows):
-    return next(n for n in rows if n.recipient_id == user.pk and n.channel == "inbox")
-
-
 def _inbox_rows(user, count, action="cancel"):
     """`count` inbox rows of `user`, each for a batch of its own: RAF-2026-02-01-1, -2..."""
     return [
-        _inbox_row(user, _notify([user], action=action, batch_ref=f"RAF-2026-02-01-{i}"))
+        inbox_row(user, notify_event([user], action=action, batch_ref=f"RAF-2026-02-01-{i}"))
         for i in range(1, count + 1)
     ]
 
@@ -86,8 +68,8 @@ def test_inbox_anonymous_is_sent_to_login(client, method, url):
 
 
 def test_inbox_lists_only_the_users_own_inbox_rows(client, nurse, other_nurse):
-    rows = _notify([nurse, other_nurse])
-    rows += _notify([nurse], action="prepare", batch_ref="RAF-2026-02-05-1")
+    rows = notify_event([nurse, other_nurse])
+    rows += notify_event([nurse], action="prepare", batch_ref="RAF-2026-02-05-1")
     mine = {n.pk for n in rows if n.recipient_id == nurse.pk and n.channel == "inbox"}
     # The email rows of the nurse exist but are not inbox entries.
     assert any(n.recipient_id == nurse.pk and n.channel == "email" for n in rows)
@@ -107,7 +89,7 @@ def test_inbox_lists_newest_first(client, nurse):
 
 def test_inbox_subject_in_english_by_default(client, nurse):
     # The nurse prefers Arabic, but the page is in the language of the request.
-    _notify([nurse])
+    notify_event([nurse])
     html = _page(client, nurse)
     assert '<html lang="en" dir="ltr">' in html
     assert "Batch RAF-2026-02-04-3: cancelled" in html
@@ -116,7 +98,7 @@ def test_inbox_subject_in_english_by_default(client, nurse):
 
 @pytest.mark.parametrize("how", ["header", "cookie"])
 def test_inbox_subject_in_arabic_when_the_page_is_arabic(client, coordinator, how):
-    _notify([coordinator])
+    notify_event([coordinator])
     extra = {}
     if how == "header":
         extra["HTTP_ACCEPT_LANGUAGE"] = "ar"
@@ -192,7 +174,7 @@ def test_inbox_mark_read_marks_the_row_and_goes_back(client, nurse):
 
 
 def test_inbox_mark_read_of_someone_elses_row_is_404(client, nurse, other_nurse):
-    theirs = _inbox_row(other_nurse, _notify([other_nurse]))
+    theirs = inbox_row(other_nurse, notify_event([other_nurse]))
     client.force_login(nurse)
     assert client.post(_read_url(theirs)).status_code == 404
     theirs.refresh_from_db()
@@ -200,7 +182,7 @@ def test_inbox_mark_read_of_someone_elses_row_is_404(client, nurse, other_nurse)
 
 
 def test_inbox_mark_read_of_an_email_row_is_404(client, nurse):
-    email = next(n for n in _notify([nurse]) if n.channel == "email")
+    email = next(n for n in notify_event([nurse]) if n.channel == "email")
     client.force_login(nurse)
     assert client.post(_read_url(email)).status_code == 404
     email.refresh_from_db()
@@ -217,8 +199,8 @@ def test_inbox_mark_read_refuses_get(client, nurse):
 
 
 def test_inbox_read_all_marks_only_own_unread_inbox_rows(client, nurse, other_nurse):
-    rows = _notify([nurse, other_nurse])
-    rows += _notify([nurse], action="prepare", batch_ref="RAF-2026-02-05-1")
+    rows = notify_event([nurse, other_nurse])
+    rows += notify_event([nurse], action="prepare", batch_ref="RAF-2026-02-05-1")
     client.force_login(nurse)
     response = client.post(READ_ALL, {"next": INBOX}, follow=True)
     assert response.redirect_chain == [(INBOX, 302)]
@@ -274,9 +256,9 @@ def test_inbox_posts_need_the_csrf_token(nurse):
 def test_inbox_undelivered_alert_shown_to_coordinators_and_admins(
     client, request, nurse, auditor, who
 ):
-    rows = _notify([nurse, auditor])
-    _fail(_inbox_row(nurse, rows))
-    _fail(_inbox_row(auditor, rows))
+    rows = notify_event([nurse, auditor])
+    _fail(inbox_row(nurse, rows))
+    _fail(inbox_row(auditor, rows))
     html = _page(client, request.getfixturevalue(who), reverse("home"))
     assert 'role="alert"' in html
     assert "2 notifications could not be delivered." in html
@@ -284,12 +266,12 @@ def test_inbox_undelivered_alert_shown_to_coordinators_and_admins(
 
 
 def test_inbox_undelivered_alert_counts_one_in_the_singular(client, coordinator, nurse):
-    _fail(_inbox_row(nurse, _notify([nurse])))
+    _fail(inbox_row(nurse, notify_event([nurse])))
     assert "1 notification could not be delivered." in _page(client, coordinator)
 
 
 def test_inbox_undelivered_alert_absent_without_failures(client, coordinator, nurse):
-    _notify([nurse])
+    notify_event([nurse])
     html = _page(client, coordinator)
     assert 'role="alert"' not in html
     assert FAILED_LIST not in html
@@ -300,7 +282,7 @@ def test_inbox_undelivered_alert_absent_without_failures(client, coordinator, nu
 def test_inbox_undelivered_alert_hidden_from_other_roles(client, request, who):
     user = request.getfixturevalue(who)
     # Even a failure of their own row is not theirs to retry.
-    _fail(_inbox_row(user, _notify([user])))
+    _fail(inbox_row(user, notify_event([user])))
     for url in (INBOX, reverse("home")):
         html = _page(client, user, url)
         assert 'role="alert"' not in html, url
@@ -310,7 +292,7 @@ def test_inbox_undelivered_alert_hidden_from_other_roles(client, request, who):
 
 
 def test_inbox_undelivered_table_for_coordinators(client, coordinator, nurse):
-    rows = _notify([nurse], batch_ref="RAF-2026-02-09-2")
+    rows = notify_event([nurse], batch_ref="RAF-2026-02-09-2")
     _fail(next(n for n in rows if n.channel == "email"), error="DeliveryError: mailbox full")
     html = _page(client, coordinator)
     table = html[html.index("Undelivered notifications") : html.index("</table>")]
@@ -333,7 +315,7 @@ def test_inbox_page_queries_do_not_grow_with_rows(client, request, nurse, who):
 
     def add(start, count):
         for i in range(start, start + count):
-            rows = _notify({user, nurse}, batch_ref=f"RAF-2026-03-01-{i}")
+            rows = notify_event({user, nurse}, batch_ref=f"RAF-2026-03-01-{i}")
             # Failed rows of another recipient fill the coordinator's undelivered table.
             _fail(next(n for n in rows if n.recipient_id == nurse.pk and n.channel == "email"))
 

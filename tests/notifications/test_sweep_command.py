@@ -6,14 +6,14 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from casetracker.notifications.models import Notification
-from tests.notifications.test_api import _notify
+from tests.service_helpers import notify_event
 
 
 def test_sweep_notifications_command_delivers_overdue_pending_rows(nurse, capsys, settings):
-    rows = _notify([nurse])  # never queued: the test does not commit
+    rows = notify_event([nurse])  # never queued: the test does not commit
     overdue = timezone.now() - timedelta(seconds=settings.NOTIFICATION_SWEEP_AFTER_SECONDS + 5)
     Notification.objects.filter(pk__in=[n.pk for n in rows]).update(next_attempt_at=overdue)
-    fresh = _notify([nurse], action="prepare")  # due just now: left for its own task
+    fresh = notify_event([nurse], action="prepare")  # due just now: left for its own task
 
     call_command("sweep_notifications")
 
