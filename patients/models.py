@@ -10,6 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from casetracker.accounts.roles import Role, user_role
 
+from .names import normalise_name, validate_person_name
+
 # No 0/O, 1/I/L: references are read aloud over bad phone lines.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
@@ -65,14 +67,26 @@ class PatientStatus(models.TextChoices):
 class PersonFields(models.Model):
     """Identity fields shared by patients, companions and returnees."""
 
-    name_latin = models.CharField(_("full name (Latin)"), max_length=200)
-    name_arabic = models.CharField(_("full name (Arabic)"), max_length=200)
+    name_latin = models.CharField(
+        _("full name (Latin)"), max_length=200, validators=[validate_person_name]
+    )
+    name_arabic = models.CharField(
+        _("full name (Arabic)"), max_length=200, validators=[validate_person_name]
+    )
     national_id = models.CharField(_("national ID"), max_length=20)
     date_of_birth = models.DateField(verbose_name=_("date of birth"))
     sex = models.CharField(max_length=10, choices=Sex.choices, verbose_name=_("sex"))
 
     class Meta:
         abstract = True
+
+    def clean_fields(self, exclude=None) -> None:
+        # Before the validators: the stored name is the normalised one.
+        for name in ("name_latin", "name_arabic"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, normalise_name(value))
+        super().clean_fields(exclude=exclude)
 
     def clean(self) -> None:
         super().clean()
