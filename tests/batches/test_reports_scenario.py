@@ -34,24 +34,15 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="module")
 def scenario(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            with override_settings(
-                PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
-            ):
-                facility = factories.FacilityFactory(code="al-amal", kind="staging")
-                coordinator = factories.UserFactory(username="coordinator", role="coordinator")
-                built = build_scenario(coordinator=coordinator, facility=facility)
-        except BaseException:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
-            raise
-    yield built
-    with django_db_blocker.unblock():
+    """Built once for the module in a transaction rolled back at its end (each test runs in a
+    savepoint inside it); a failed build rolls back on its way out."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+            facility = factories.FacilityFactory(code="al-amal", kind="staging")
+            coordinator = factories.UserFactory(username="coordinator", role="coordinator")
+            built = build_scenario(coordinator=coordinator, facility=facility)
+        yield built
         transaction.set_rollback(True)
-        atomic.__exit__(None, None, None)
 
 
 @pytest.fixture

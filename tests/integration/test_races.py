@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from functools import partial
 
 import pytest
@@ -38,28 +39,31 @@ def _no_tasks_left_behind():
 
 def race(*calls: Callable[[], object]) -> list[tuple[str, object]]:
     """Run the calls in threads released together by a barrier. Returns, in call order,
-    ("ok", result) or ("refused", exception); any other exception fails the test."""
+    ("ok", result) or ("refused", exception); any other exception is raised here and fails
+    the test."""
     barrier = threading.Barrier(len(calls))
-    outcomes: list[tuple[str, object]] = [("not run", None)] * len(calls)
 
-    def run(index: int, call: Callable[[], object]) -> None:
+    def run(call: Callable[[], object]) -> object:
         try:
             barrier.wait(timeout=10)
-            outcomes[index] = ("ok", call())
-        except TransitionRefused as exc:
-            outcomes[index] = ("refused", exc)
-        except Exception as exc:
-            outcomes[index] = ("error", exc)
+            return call()
         finally:
             # Each thread has its own connection; left open, it would hold the test database.
             connection.close()
 
-    threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a racing thread hangs (deadlock?)"
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(run, call) for call in calls]
+        _finished, hanging = wait(futures, timeout=30)
+        assert not hanging, "a racing thread hangs (deadlock?)"
+    outcomes: list[tuple[str, object]] = []
+    for future in futures:
+        refusal = future.exception()
+        if refusal is None:
+            outcomes.append(("ok", future.result()))
+        elif isinstance(refusal, TransitionRefused):
+            outcomes.append(("refused", refusal))
+        else:
+            raise refusal
     assert sorted(kind for kind, _ in outcomes) == ["ok", "refused"], outcomes
     return outcomes
 
