@@ -34,7 +34,7 @@ def deliver_notification(self, notification_id: int, attempts_made: int | None =
     """Deliver one outbox row. `attempts_made` is the row's attempt count when this task was
     queued: a copy queued before a later attempt (the sweeper's, next to a scheduled retry) is
     stale and does nothing. Counts, not clocks: web, beat and worker clocks may differ."""
-    retry_after = None
+    retry_after = failure = None
     with audit_context(channel=Channel.WORKER), transaction.atomic():
         notification = (
             # Lock this row only: the event is shared by every notification of the transition.
@@ -53,9 +53,11 @@ def deliver_notification(self, notification_id: int, attempts_made: int | None =
         notification.attempts += 1
         try:
             provider_id = CHANNELS[notification.channel](notification)
-        # Any failure, a bug included, is an attempt recorded on the row and logged with its
-        # traceback; letting it escape would roll the attempt back and retry it forever.
+        # Any failure, a bug included, is first recorded on the row as an attempt (raising
+        # here would roll that back and the row would be tried forever); it is raised again
+        # below, once the attempt is committed.
         except Exception as exc:
+            failure = exc
             # Run inline (no broker, `make run`), a retry runs at once: there is no beat
             # to sweep a row left waiting, and the web request is holding on.
             retry_after = _record_failure(notification, exc, wait=not self.request.is_eager)
@@ -66,10 +68,12 @@ def deliver_notification(self, notification_id: int, attempts_made: int | None =
             notification.save(
                 update_fields=["attempts", "status", "sent_at", "provider_message_id"]
             )
-    if retry_after is None:
-        return notification.status
-    # Outside the transaction, so the attempt above is committed before the retry is queued.
-    raise self.retry(args=(notification_id, notification.attempts), countdown=retry_after)
+    # Outside the transaction, so the attempt above is committed first.
+    if retry_after is not None:
+        raise self.retry(args=(notification_id, notification.attempts), countdown=retry_after)
+    if failure is not None and not isinstance(failure, DeliveryError):
+        raise failure  # a bug: the row is failed, and the task fails for all to see
+    return notification.status
 
 
 def _record_failure(notification: Notification, exc: Exception, *, wait: bool) -> float | None:

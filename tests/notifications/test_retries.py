@@ -149,6 +149,20 @@ def test_deliver_notification_last_attempt_fails_the_row(inbox, channel):
     assert inbox.last_error == "DeliveryError: still down"
 
 
+def test_deliver_notification_bug_on_the_last_attempt_fails_the_row_and_the_task(inbox, channel):
+    set_row(inbox, attempts=2, attempt_limit=3)
+    channel.fail_with = [RuntimeError("bug in a channel")]
+
+    # The error is not swallowed: the task fails (Celery records it), after the row was
+    # marked failed in its own committed transaction.
+    with pytest.raises(RuntimeError, match="bug in a channel"):
+        tasks.deliver_notification(inbox.pk)
+
+    inbox.refresh_from_db()
+    assert (inbox.status, inbox.attempts) == ("failed", 3)
+    assert inbox.last_error == "RuntimeError: bug in a channel"
+
+
 def test_deliver_notification_eager_retries_inline_up_to_the_limit(settings, db, channel):
     settings.NOTIFICATION_MAX_ATTEMPTS = 3
     [row] = write_rows(factories.UserFactory(email=""))
