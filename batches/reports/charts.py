@@ -43,57 +43,31 @@ class Series:
 
 
 class _Spec(NamedTuple):
+    """What both charts take, as keyword arguments of `bar_chart` and `line_chart`."""
+
     title: str
     categories: list[str]
     series: list[Series]
-    rtl: bool
-    y_label: str
-    width: int
-    height: int
-    y_max: float | None
-    empty: str
-    desc: str | None
+    rtl: bool = False
+    y_label: str = ""
+    width: int = 720
+    height: int = 260
+    # Pins the axis (e.g. 100 for a rate in %); with it, all-zero data is real data (no
+    # cancellations) rather than "No data".
+    y_max: float | None = None
+    empty_text: str = "No data"
+    desc: str | None = None
 
 
-def bar_chart(
-    *,
-    title: str,
-    categories: list[str],
-    series: list[Series],
-    rtl: bool = False,
-    y_label: str = "",
-    width: int = 720,
-    height: int = 260,
-    y_max: float | None = None,
-    empty_text: str = "No data",
-    desc: str | None = None,
-) -> SafeString:
+def bar_chart(**spec) -> SafeString:
     """Grouped vertical bars: one group per category, one bar per series (None: no bar)."""
-    args = _Spec(title, categories, series, rtl, y_label, width, height, y_max, empty_text, desc)
-    return _chart("bar", args)
+    return _chart("bar", _Spec(**spec))
 
 
-def line_chart(
-    *,
-    title: str,
-    categories: list[str],
-    series: list[Series],
-    rtl: bool = False,
-    y_label: str = "",
-    width: int = 720,
-    height: int = 260,
-    y_max: float | None = None,
-    empty_text: str = "No data",
-    desc: str | None = None,
-) -> SafeString:
-    """One polyline per series, with a marker per known value.
-
-    ``y_max`` pins the axis (e.g. 100 for a rate in %); with it, all-zero data is real data
-    (no cancellations) rather than "No data". A ``None`` has no marker and the line joins
-    its known neighbours, so there is exactly one polyline per series.
-    """
-    args = _Spec(title, categories, series, rtl, y_label, width, height, y_max, empty_text, desc)
-    return _chart("line", args)
+def line_chart(**spec) -> SafeString:
+    """One polyline per series, with a marker per known value. A ``None`` has no marker and
+    the line joins its known neighbours, so there is exactly one polyline per series."""
+    return _chart("line", _Spec(**spec))
 
 
 def nice_axis(top: float, integers: bool) -> tuple[float, float]:
