@@ -95,11 +95,13 @@ def _local_midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
 
-def _crossings_of(patient_ids, returnee_ids) -> dict[tuple[str, int], date]:
+def _crossings_of(user, patient_ids, returnee_ids) -> dict[tuple[str, int], date]:
     """The day each of these people crossed (their last crossing), keyed (kind, id)."""
     crossed: dict[tuple[str, int], date] = {}
-    lines = BatchMember.objects.filter(outcome=Outcome.CROSSED).filter(
-        Q(patient_id__in=patient_ids) | Q(returnee_id__in=returnee_ids)
+    lines = (
+        BatchMember.objects.visible_to(user)
+        .filter(outcome=Outcome.CROSSED)
+        .filter(Q(patient_id__in=patient_ids) | Q(returnee_id__in=returnee_ids))
     )
     for patient_id, returnee_id, day in lines.values_list(
         "patient_id", "returnee_id", "batch__planned_date"
@@ -134,9 +136,9 @@ def cancellations(
     codes = [b.code for b in batches]
     recorders = {
         e.subject_ref: e
-        for e in Event.objects.filter(
-            subject_type=SubjectType.BATCH, action=Action.CANCEL, subject_ref__in=codes
-        ).select_related("actor")
+        for e in Event.objects.visible_to(user)
+        .filter(subject_type=SubjectType.BATCH, action=Action.CANCEL, subject_ref__in=codes)
+        .select_related("actor")
     }
     lines = BatchMember.objects.visible_to(user).filter(
         batch__in=batches, end_reason=EndReason.CANCELLED
@@ -146,7 +148,7 @@ def cancellations(
         by_batch[line.batch_id].append(line)
     patient_ids = [line.patient_id for line in lines if line.patient_id]
     returnee_ids = [line.returnee_id for line in lines if line.returnee_id]
-    crossed = _crossings_of(patient_ids, returnee_ids)
+    crossed = _crossings_of(user, patient_ids, returnee_ids)
 
     rows = []
     for batch in batches:
@@ -265,7 +267,8 @@ def _removals(user, patient: Patient) -> list[JourneyStep]:
             details__person=patient.case_reference,
         )
     )
-    batches = {b.code: b for b in Batch.objects.filter(code__in=[e.batch_ref for e in events])}
+    codes = [e.batch_ref for e in events]
+    batches = {b.code: b for b in Batch.objects.visible_to(user).filter(code__in=codes)}
     return [
         JourneyStep(
             batch=event.batch_ref,
@@ -282,13 +285,14 @@ def _removals(user, patient: Patient) -> list[JourneyStep]:
     ]
 
 
-def _waited_until(patient: Patient, crossed_on: date | None) -> date:
+def _waited_until(user, patient: Patient, crossed_on: date | None) -> date:
     """The wait ends with the crossing, a death or a withdrawal; otherwise it goes on today."""
     if crossed_on:
         return crossed_on
     if patient.status in (PatientStatus.DECEASED, PatientStatus.WITHDRAWN):
         ended = (
-            Event.objects.filter(
+            Event.objects.visible_to(user)
+            .filter(
                 subject_type=SubjectType.PATIENT,
                 subject_ref=patient.case_reference,
                 action=Action.STATUS_CHANGE,
@@ -323,8 +327,8 @@ def patient_journey(user, patient: Patient) -> Journey:
     ]
     steps = sorted(steps + _removals(user, patient), key=lambda s: s.added_at)
     crossed_on = max((s.planned_date for s in steps if s.outcome == Outcome.CROSSED), default=None)
-    until = _waited_until(patient, crossed_on)
-    referral = first_approved_referral(patient)
+    until = _waited_until(user, patient, crossed_on)
+    referral = first_approved_referral(user, patient)
     return Journey(
         case_reference=patient.case_reference,
         status=patient.status,
@@ -344,9 +348,10 @@ def patient_journey(user, patient: Patient) -> Journey:
 WAS_APPROVED = (ReferralStatus.APPROVED, ReferralStatus.EXPIRED)
 
 
-def first_approved_referral(patient: Patient) -> date | None:
+def first_approved_referral(user, patient: Patient) -> date | None:
     return (
-        Referral.objects.filter(patient=patient, status__in=WAS_APPROVED)
+        Referral.objects.visible_to(user)
+        .filter(patient=patient, status__in=WAS_APPROVED)
         .order_by("issued_on")
         .values_list("issued_on", flat=True)
         .first()
@@ -510,7 +515,8 @@ def referral_to_crossing(user, *, period: Period) -> WaitSummary:
     crossed_on = dict(crossings)
     referrals: dict[int, date] = {}
     for patient_id, issued in (
-        Referral.objects.filter(patient_id__in=crossed_on, status__in=WAS_APPROVED)
+        Referral.objects.visible_to(user)
+        .filter(patient_id__in=crossed_on, status__in=WAS_APPROVED)
         .order_by("issued_on")
         .values_list("patient_id", "issued_on")
     ):
