@@ -40,11 +40,13 @@ lock:
 makemessages: setup
 	$(BIN)/python manage.py makemessages -l ar --no-obsolete --ignore=.venv
 
+FERNET_KEY = from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())
 check: setup
 	$(BIN)/python manage.py check
 	# Production settings must pass Django's deployment checks (HTTPS, cookies, HSTS, key).
 	DJANGO_PRODUCTION=true DJANGO_ALLOWED_HOSTS=casetracker.example.org \
 	  DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	  FIELD_ENCRYPTION_KEYS="$$($(BIN)/python -c "$(FERNET_KEY)")" FIELD_HASH_KEY="$$($(BIN)/python -c "$(FERNET_KEY)")" \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from casetracker.accounts.roles import Role, user_role
+from casetracker.constraints import max_length_check
 
 
 class Crossing(models.TextChoices):
@@ -28,6 +29,8 @@ class BatchStatus(models.TextChoices):
     CROSSED = "crossed", _("crossed")
     CANCELLED = "cancelled", _("cancelled")
 
+
+CANCEL_REASON_MAX_LENGTH = 2000
 
 TERMINAL_STATUSES = frozenset({BatchStatus.CROSSED, BatchStatus.CANCELLED})
 
@@ -126,7 +129,10 @@ class Batch(models.Model):
         verbose_name=_("cancel reason code"),
     )
     cancel_reason_text = models.TextField(
-        max_length=2000, blank=True, editable=False, verbose_name=_("cancel reason text")
+        max_length=CANCEL_REASON_MAX_LENGTH,
+        blank=True,
+        editable=False,
+        verbose_name=_("cancel reason text"),
     )
     cancel_source = models.CharField(
         max_length=32,
@@ -182,6 +188,11 @@ class Batch(models.Model):
                     & Q(cancelled_at__isnull=False)
                 ),
                 name="batch_cancel_has_reason",
+            ),
+            max_length_check(
+                "cancel_reason_text",
+                CANCEL_REASON_MAX_LENGTH,
+                name="batch_cancel_reason_text_length",
             ),
         ]
 

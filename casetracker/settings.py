@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -29,7 +30,8 @@ if PRODUCTION and SECRET_KEY == INSECURE_DEFAULT_KEY:
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, its site refusing sessions without the second factor.
+    "casetracker.accounts.twofactor.admin_site.TwoFactorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -41,7 +43,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "casetracker.accounts",
+    "casetracker.accounts.twofactor",
     "casetracker.audit",
     "casetracker.notifications",
     "patients",
@@ -51,12 +56,18 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "casetracker.accounts.sessions.SessionLifetimeMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # Holds a signed-in session that has not passed the second factor on the two-factor pages.
+    "casetracker.accounts.twofactor.middleware.TwoFactorMiddleware",
+    # Who may use which page and admin route: the table in casetracker/accounts/policy.py.
+    "casetracker.accounts.permissions.RoutePolicyMiddleware",
     "casetracker.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -157,6 +168,41 @@ if PRODUCTION:
         # The proxy terminates TLS and says so in this header.
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- Content-Security-Policy (django-csp) ---------------------------------------------------
+# Only this origin, and inline <script>/<style> only with the per-response nonce
+# (`nonce="{{ request.csp_nonce }}"`): an injected tag or style="" attribute does not run, and
+# no page may load from a CDN or be framed. Inline style attributes are refused too, so pages
+# use classes and the charts SVG presentation attributes. Per-view relaxations sit next to the
+# view's URL (casetracker/urls.py), never here.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# --- Two-factor sign-in (django-otp) --------------------------------------------------------
+# Every staff sign-in needs a code from an authenticator app (or a single-use backup code) after
+# the password. Production always requires it; `make run` and the tests may turn it off, and
+# every page then says so (see casetracker/accounts/twofactor/).
+TWO_FACTOR_REQUIRED = env.bool("TWO_FACTOR_REQUIRED", default=PRODUCTION)
+if PRODUCTION and not TWO_FACTOR_REQUIRED:
+    raise ImproperlyConfigured(
+        "TWO_FACTOR_REQUIRED=false is refused under DJANGO_PRODUCTION: production always "
+        "requires two-factor sign-in; remove TWO_FACTOR_REQUIRED or set it to true"
+    )
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Evacuation case tracker")
+# A wrong code is recorded by django-axes with the request: keep the code out of that record.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
+
 # --- Languages ------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ar", "العربية")]
@@ -183,7 +229,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["casetracker.accounts.permissions.RolePermission"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # django-filter, refusing a yes/no filter it cannot read instead of ignoring it.
+    "DEFAULT_FILTER_BACKENDS": ["casetracker.api.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "casetracker.api.pagination.PagePagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "casetracker.api.exceptions.exception_handler",
@@ -194,10 +241,19 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Patients, companions, referrals, returnees and crossing batches.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["casetracker.accounts.permissions.RolePermission"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # No badge image from the public validator: the CSP allows no third-party origin.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the 400/401/403/404/409/429 answers it can give, added in one
+    # hook; tests/api/test_schemathesis.py holds the API to the schema.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "casetracker.schema.document_error_answers",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "BatchStatusEnum": "batches.models.BatchStatus",
         "CancelReasonEnum": "batches.models.CancelReason",
@@ -282,13 +338,34 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 
+# --- Logging and error reports --------------------------------------------------------------
+# No personal data in logs: database errors quote row values (PostgreSQL's DETAIL), so every
+# record is redacted where it is created (casetracker/logging.py), whichever handler prints it;
+# error reports show no POST value and no local variable.
+LOGGING_CONFIG = "casetracker.logging.configure"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "casetracker.logging.PersonalDataReporterFilter"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "redact": {"()": "casetracker.logging.RedactPersonalData"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        # Sends only when ADMINS is set.
+        "mail_admins": {
+            "level": "ERROR",
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["require_debug_false", "redact"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Replaces Django's default handlers for "django" (its own console handler would print
+        # every line twice under DEBUG, and its mail handler had no redaction).
+        "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         # One line per delivered task drowns the development server log.
         "celery.app.trace": {"level": "WARNING"},
@@ -296,3 +373,21 @@ LOGGING = {
 }
 # Only people who left after the war began may come back (DESIGN section 1).
 RETURN_ELIGIBLE_LEFT_AFTER = env.str("RETURN_ELIGIBLE_LEFT_AFTER", default="2023-10-07")
+
+# --- Field encryption: national IDs (casetracker/crypto.py, README "Encryption keys") -------
+# FIELD_ENCRYPTION_KEYS: comma-separated Fernet keys; the first encrypts, all decrypt (rotation).
+# FIELD_HASH_KEY: the HMAC key of the lookup hash; FIELD_HASH_KEY_PREVIOUS only while rotating it.
+# The embedded defaults serve `make run` and the tests; production refuses them.
+from casetracker import crypto as _crypto  # noqa: E402  (the block stays in one place)
+
+FIELD_ENCRYPTION_KEYS = env.list(
+    "FIELD_ENCRYPTION_KEYS", default=[_crypto.INSECURE_DEFAULT_ENCRYPTION_KEY]
+)
+FIELD_HASH_KEY = env.str("FIELD_HASH_KEY", default=_crypto.INSECURE_DEFAULT_HASH_KEY)
+FIELD_HASH_KEY_PREVIOUS = env.str("FIELD_HASH_KEY_PREVIOUS", default="")
+_crypto.check_keys(
+    encryption_keys=FIELD_ENCRYPTION_KEYS,
+    hash_key=FIELD_HASH_KEY,
+    hash_key_previous=FIELD_HASH_KEY_PREVIOUS,
+    production=PRODUCTION,
+)

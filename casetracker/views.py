@@ -1,9 +1,10 @@
 from django.shortcuts import render
 
-from casetracker.accounts.roles import Role, user_role
+from casetracker.accounts import policy
+from casetracker.accounts.roles import user_role
 
 
 def home(request):
-    # The audit pages belong to `batches`; this app only knows which roles read them.
-    can_audit = user_role(request.user) in (Role.AUDITOR, Role.ADMIN)
+    # The audit pages belong to `batches`; the policy table says who may open them.
+    can_audit = policy.allows("reports:cancellations", "GET", user_role(request.user))
     return render(request, "home.html", {"can_audit": can_audit})

@@ -1,14 +1,20 @@
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from casetracker.accounts.admin_base import RoleAdminMixin, ServiceAdminMixin
-from casetracker.accounts.permissions import WRITE_ROLES
 from casetracker.accounts.roles import Role, user_role
 from casetracker.errors import TransitionRefused
 
 from . import services
+from .access import Category, log_access, record_category
+from .fields import validate_national_id
 from .models import (
     READINESS_FLAGS,
     Companion,
@@ -19,6 +25,96 @@ from .models import (
     ReferralStatus,
     Returnee,
 )
+from .names import normalise_name, validate_person_name
+from .selectors import patient_search, search_kind
+
+
+class AccessLoggedAdminMixin:
+    """Opening a person's page is logged like reading the record through the API
+    (`patients/access.py`); saving it is logged by the service as the change it is."""
+
+    def access_category(self, request) -> str:
+        return Category.IDENTITY
+
+    def access_subject(self, obj):
+        return obj
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            obj = self.get_object(request, unquote(object_id))
+            if obj is not None:
+                log_access(
+                    actor=request.user,
+                    category=self.access_category(request),
+                    subject=self.access_subject(obj),
+                )
+        return response
+
+
+# Enough to pick the right person; a longer list means the search should be narrower.
+FIND_LIMIT = 50
+
+
+class PatientFindForm(forms.Form):
+    # autocomplete off: the browser must not keep national IDs typed on a shared machine.
+    national_id = forms.CharField(
+        label=_("national ID"),
+        max_length=20,
+        required=False,
+        validators=[validate_national_id],
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
+    )
+    name = forms.CharField(
+        label=_("name (Latin or Arabic)"),
+        min_length=2,
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def clean_name(self) -> str:
+        name = normalise_name(self.cleaned_data["name"])
+        if name:
+            validate_person_name(name)
+        return name
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not data.get("national_id") and not data.get("name"):
+            self.add_error("national_id", _("Give a national ID or a name to search for."))
+        return data
+
+
+class NationalIdCheckForm(forms.ModelForm):
+    """Shows a duplicate national ID beside the field, as any other form error; the service
+    checks again (under a lock) when it saves. `actor` is set per request by `get_form`."""
+
+    actor = None
+
+    def clean(self):
+        data = super().clean()
+        number = data.get("national_id")
+        if number and "national_id" in self.changed_data and "national_id" not in self.errors:
+            try:
+                services.refuse_duplicate_national_id(
+                    self._meta.model,
+                    national_id=number,
+                    actor=self.actor,
+                    exclude_pk=self.instance.pk,
+                )
+            except ValidationError as exc:
+                self.add_error("national_id", exc.message_dict["national_id"])
+        return data
+
+
+class NationalIdCheckMixin:
+    form = NationalIdCheckForm
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.actor = request.user  # a new class per call: nothing leaks between requests
+        return form
 
 
 class CompanionInline(RoleAdminMixin, admin.TabularInline):
@@ -42,7 +138,9 @@ class ReferralInline(CompanionInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class PatientAdmin(
+    AccessLoggedAdminMixin, NationalIdCheckMixin, ServiceAdminMixin, admin.ModelAdmin
+):
     list_display = (
         "case_reference",
         "priority",
@@ -65,6 +163,38 @@ class PatientAdmin(ServiceAdminMixin, admin.ModelAdmin):
         # Auditors review history, not clinical detail.
         return ("diagnosis",) if user_role(request.user) is Role.AUDITOR else ()
 
+    def access_category(self, request) -> str:
+        return record_category(request.user)
+
+    def get_urls(self):
+        find = self.admin_site.admin_view(self.find_view)
+        return [path("find/", find, name="patients_patient_find"), *super().get_urls()]
+
+    def find_view(self, request):
+        """Find a case by national ID or name. A POST form: the values never reach a URL, a
+        server log or the browser history. Every search is logged, without its values."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = PatientFindForm(request.POST if request.method == "POST" else None)
+        results = None
+        if form.is_bound and form.is_valid():
+            results = list(patient_search(request.user, **form.cleaned_data)[:FIND_LIMIT])
+            log_access(
+                actor=request.user,
+                category=Category.IDENTITY,
+                results=results,
+                search_by=search_kind(**form.cleaned_data),
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Find a patient"),
+            "form": form,
+            "results": results,
+            "limit": FIND_LIMIT,
+        }
+        return TemplateResponse(request, "admin/patients/patient/find.html", context)
+
     def _record_status(self, request, queryset, status):
         for patient in queryset:
             try:
@@ -84,7 +214,7 @@ class PatientAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Companion)
-class CompanionAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class CompanionAdmin(AccessLoggedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     list_display = ("id", "patient", "relationship", "is_guardian")
     list_select_related = ("patient",)
     search_fields = ("patient__case_reference",)
@@ -146,10 +276,9 @@ def _describe_change(change) -> str:
 
 
 @admin.register(Readiness)
-class ReadinessAdmin(RoleAdminMixin, admin.ModelAdmin):
+class ReadinessAdmin(AccessLoggedAdminMixin, RoleAdminMixin, admin.ModelAdmin):
     """Hospital staff report here whether their patients are ready to travel."""
 
-    write_roles = WRITE_ROLES | {Role.HOSPITAL_STAFF}
     list_display = ("patient", *READINESS_FLAGS, "updated_at")
     list_filter = READINESS_FLAGS
     list_select_related = ("patient",)
@@ -159,6 +288,12 @@ class ReadinessAdmin(RoleAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request, obj=None):
         return False  # every patient gets a readiness row when registered
+
+    def access_category(self, request) -> str:
+        return Category.READINESS
+
+    def access_subject(self, obj):
+        return obj.patient
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
@@ -187,7 +322,9 @@ class ReadinessAdmin(RoleAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Returnee)
-class ReturneeAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class ReturneeAdmin(
+    AccessLoggedAdminMixin, NationalIdCheckMixin, ServiceAdminMixin, admin.ModelAdmin
+):
     list_display = ("reference", "left_on", "status", "registered_at")
     list_filter = ("status",)
     search_fields = ("reference",)
@@ -198,7 +335,8 @@ class ReturneeAdmin(ServiceAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return self.readonly_fields
-        return [f.name for f in Returnee._meta.fields if f.name != "id"]
+        # The lookup hash means nothing to a reader and stays out of every page.
+        return [f.name for f in Returnee._meta.fields if f.name not in ("id", "national_id_hash")]
 
     @admin.action(description="Record as withdrawn", permissions=["change"])
     def withdraw(self, request, queryset):

@@ -9,7 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from casetracker.accounts.roles import Role, user_role
+from casetracker.constraints import max_length_check
 
+from .fields import KeyedHashField, NationalIdField
 from .names import normalise_name, validate_person_name
 
 # No 0/O, 1/I/L: references are read aloud over bad phone lines.
@@ -73,12 +75,21 @@ class PersonFields(models.Model):
     name_arabic = models.CharField(
         _("full name (Arabic)"), max_length=200, validators=[validate_person_name]
     )
-    national_id = models.CharField(_("national ID"), max_length=20)
+    # Encrypted in its column; the hash beside it is what searches and duplicate checks compare.
+    national_id = NationalIdField(_("national ID"), db_column="national_id_encrypted")
+    national_id_hash = KeyedHashField(source="national_id", db_index=True)
     date_of_birth = models.DateField(verbose_name=_("date of birth"))
     sex = models.CharField(max_length=10, choices=Sex.choices, verbose_name=_("sex"))
 
     class Meta:
         abstract = True
+
+    def save(self, *args, **kwargs):
+        # The hash follows the number, also on a save limited to some fields.
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "national_id" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "national_id_hash"}
+        super().save(*args, **kwargs)
 
     def clean_fields(self, exclude=None) -> None:
         # Before the validators: the stored name is the normalised one.
@@ -181,6 +192,7 @@ class Patient(PersonFields):
                 name="patient_category_valid",
             ),
             models.CheckConstraint(condition=Q(sex__in=Sex.values), name="patient_sex_valid"),
+            max_length_check("diagnosis", 4000, name="patient_diagnosis_length"),
         ]
 
     def __str__(self) -> str:

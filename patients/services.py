@@ -6,13 +6,16 @@ Each function runs in one transaction, locks the rows it changes and writes its 
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from casetracker import crypto
 from casetracker.audit.models import Action, SubjectType
 from casetracker.audit.services import record_event
 from casetracker.errors import TransitionRefused, check_transition
 
+from .fields import normalise_national_id
 from .models import (
     READINESS_FLAGS,
     Companion,
@@ -92,11 +95,61 @@ def _assign(instance, data: dict[str, Any], allowed: tuple[str, ...]) -> list[st
     unknown = set(data) - set(allowed)
     if unknown:
         raise ValidationError({name: "this field cannot be set here" for name in sorted(unknown)})
+    if isinstance(data.get("national_id"), str):
+        # "٤٠٠ ١٢٣" typed again for a stored "400123" is no change.
+        data = {**data, "national_id": normalise_national_id(data["national_id"])}
     # getattr with a default: an unset foreign key raises an AttributeError on a new row.
     changed = sorted(name for name, value in data.items() if getattr(instance, name, None) != value)
     for name, value in data.items():
         setattr(instance, name, value)
     return changed
+
+
+# --- Duplicates -----------------------------------------------------------------------------
+
+OPEN_PATIENT_STATUSES = (PatientStatus.WAITING, PatientStatus.SCHEDULED)
+OPEN_RETURNEE_STATUSES = (ReturneeStatus.WAITING, ReturneeStatus.SCHEDULED)
+
+
+def _lock_national_id(number: str) -> None:
+    """Serialise registrations of one number until commit, so two at once cannot both pass the
+    duplicate check. SQLite needs nothing: its write transactions already run one at a time."""
+    if connection.vendor == "postgresql":
+        key = int(crypto.keyed_hash(number)[:15], 16)  # fits a bigint
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def refuse_duplicate_national_id(
+    model: type[Patient] | type[Returnee], *, national_id: str, actor, exclude_pk: int | None = None
+) -> None:
+    """Refuse a number already held by an open patient (an evacuated, deceased or withdrawn case
+    is closed: the person may be registered again) or an open returnee. The other record's
+    reference is named only to someone allowed to see it. The admin form calls it too, to show
+    the error beside the field before the service runs."""
+    if model is Patient:
+        statuses, reference = OPEN_PATIENT_STATUSES, "case_reference"
+        message = _("a patient with this national ID is already registered")
+    else:
+        statuses, reference = OPEN_RETURNEE_STATUSES, "reference"
+        message = _("a returnee with this national ID is already registered")
+    hashes = crypto.lookup_hashes(normalise_national_id(national_id))
+    others = model.objects.filter(status__in=statuses, national_id_hash__in=hashes)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    other = others.order_by("pk").first()
+    if other is None:
+        return
+    if model.objects.visible_to(actor).filter(pk=other.pk).exists():
+        message = f"{message} ({getattr(other, reference)})"
+    raise ValidationError({"national_id": message}, code="duplicate")
+
+
+def _refuse_duplicate(person: Patient | Returnee, *, actor) -> None:
+    _lock_national_id(person.national_id)
+    refuse_duplicate_national_id(
+        type(person), national_id=person.national_id, actor=actor, exclude_pk=person.pk
+    )
 
 
 # --- Patients -------------------------------------------------------------------------------
@@ -108,6 +161,7 @@ def patient_register(*, actor, **data: Any) -> Patient:
     patient = Patient()
     _assign(patient, data, PATIENT_EDITABLE)
     patient.full_clean()
+    _refuse_duplicate(patient, actor=actor)
     patient.save()
     Readiness.objects.create(patient=patient, updated_by=actor)
     _patient_event(
@@ -129,6 +183,8 @@ def patient_update(*, patient: Patient, actor, **data: Any) -> Patient:
     patient.full_clean()
     if not changed:
         return patient
+    if "national_id" in changed:
+        _refuse_duplicate(patient, actor=actor)
     patient.save()
     # A priority or facility change moves the case in the queue or to other staff: keep a trace.
     _patient_event(patient, action=Action.UPDATE, actor=actor, details={"fields": changed})
@@ -172,6 +228,9 @@ def patient_set_status(*, patient: Patient, status: str, actor, reason_text: str
 
 @transaction.atomic
 def companion_add(*, patient: Patient, actor, **data: Any) -> Companion:
+    """Register a companion of a patient. A national ID already used by another companion is
+    accepted: one relative may accompany two patients (a mother with two sick children, in the
+    same batch), or accompany again after coming back; the hash still lets a search find them."""
     companion = Companion(patient=patient)
     _assign(companion, data, COMPANION_EDITABLE)
     companion.full_clean()
@@ -298,6 +357,7 @@ def returnee_register(*, actor, **data: Any) -> Returnee:
     returnee = Returnee()
     _assign(returnee, data, RETURNEE_EDITABLE)
     returnee.full_clean()
+    _refuse_duplicate(returnee, actor=actor)
     returnee.save()
     record_event(
         subject_type=SubjectType.RETURNEE,

@@ -1,24 +1,37 @@
 from rest_framework import serializers
 
 from casetracker.accounts.models import Facility
-from casetracker.api.fields import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField
+from casetracker.api.fields import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField, TextField
 from patients.models import Companion, Patient, Returnee
 
 from ..models import (
     Batch,
     BatchMember,
+    BatchStatus,
     CancelReason,
     Clearance,
     CrossingQuota,
+    EndReason,
     InformationSource,
     Outcome,
 )
 from ..states import allowed_transitions
 
 
+def _until_set(choices) -> serializers.ChoiceField:
+    """A read-only choice that stays blank until its step happens (the schema says so: the
+    generated field would promise one of the choices)."""
+    return serializers.ChoiceField(choices=choices, read_only=True, allow_blank=True)
+
+
 class BatchSerializer(serializers.ModelSerializer):
     staging_facility = ScopedSlugRelatedField(slug_field="code", queryset=Facility.objects.all())
-    rescheduled_from = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    rescheduled_from = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
+    cancel_reason_code = _until_set(CancelReason.choices)
+    cancel_source = _until_set(InformationSource.choices)
+    cancelled_from = _until_set(BatchStatus.choices)
     rescheduled_as = serializers.SerializerMethodField()
     allowed_transitions = serializers.SerializerMethodField()
 
@@ -64,10 +77,15 @@ class MemberSerializer(serializers.ModelSerializer):
     """A manifest line. People appear by reference; names are on the person's own record."""
 
     kind = serializers.CharField(read_only=True)
-    patient = serializers.SlugRelatedField(slug_field="case_reference", read_only=True)
-    companion = serializers.PrimaryKeyRelatedField(read_only=True)
+    # Exactly one of patient, companion and returnee is set; the other two are null.
+    patient = serializers.SlugRelatedField(
+        slug_field="case_reference", read_only=True, allow_null=True
+    )
+    companion = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     companion_of = serializers.SerializerMethodField()
-    returnee = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+    returnee = serializers.SlugRelatedField(slug_field="reference", read_only=True, allow_null=True)
+    end_reason = _until_set(EndReason.choices)
+    outcome = _until_set(Outcome.choices)
 
     class Meta:
         model = BatchMember
@@ -118,12 +136,12 @@ class MemberAddSerializer(serializers.Serializer):
 
 class ClearanceSerializer(serializers.Serializer):
     clearance = serializers.ChoiceField(choices=[Clearance.APPROVED, Clearance.REJECTED])
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    note = TextField(max_length=500, required=False, allow_blank=True)
 
 
 class CancelSerializer(serializers.Serializer):
     reason_code = serializers.ChoiceField(choices=CancelReason.choices)
-    reason_text = serializers.CharField(max_length=2000)
+    reason_text = TextField(max_length=2000)
     source = serializers.ChoiceField(choices=InformationSource.choices)
 
 

@@ -2,54 +2,71 @@
 
 from dataclasses import asdict
 
+from django import forms
 from django.shortcuts import get_object_or_404
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from casetracker.api.serializers import EventSerializer
+from casetracker.exports import FORMATS
+from patients.access import Category, log_access
 from patients.models import Patient
 
-from ..models import Batch, CancelReason, Crossing, InformationSource
+from ..models import Batch
 from . import selectors
-from .access import REPORT_ROLES
-from .forms import DOWNLOADS
-from .selectors import CANCELLATION_ORDERS
+from .forms import DownloadForm
 from .tables import Report, run_report
 
+DESCRIPTIONS = {
+    "date_from": "first day (default: {days} days up to date_to)",
+    "date_to": "last day (default: today)",
+    "download": "a file instead of JSON (logged)",
+    "order": "- for descending",
+}
+REPORT_ROWS = inline_serializer(
+    "ReportRows",
+    {
+        "count": serializers.IntegerField(),
+        "results": serializers.ListField(child=serializers.DictField()),
+    },
+)
+EXPORT_TYPES = {fmt: content_type.split(";")[0] for fmt, (content_type, _) in FORMATS.items()}
 
-def _choice(name: str, values, description: str) -> OpenApiParameter:
-    return OpenApiParameter(name, str, enum=[v for v in values if v], description=description)
+
+def _parameter(name: str, field: forms.Field, form: type[DownloadForm]) -> OpenApiParameter:
+    description = DESCRIPTIONS.get(name, "").format(days=getattr(form, "default_days", ""))
+    if isinstance(field, forms.DateField):
+        return OpenApiParameter(name, OpenApiTypes.DATE, description=description)
+    values = [value for value, _label in field.choices if value]
+    return OpenApiParameter(name, str, enum=values, description=description)
 
 
-REPORT_PARAMETERS = [
-    OpenApiParameter(
-        "date_from",
-        OpenApiTypes.DATE,
-        description="first day (default: 28 days ago; 7 for cancellations)",
-    ),
-    OpenApiParameter("date_to", OpenApiTypes.DATE, description="last day (default: today)"),
-    _choice("download", [key for key, _ in DOWNLOADS], "a file instead of JSON (logged)"),
-    _choice("crossing", Crossing.values, "cancellations only"),
-    _choice("reason", CancelReason.values, "cancellations only"),
-    _choice("source", InformationSource.values, "cancellations only"),
-    _choice(
-        "order",
-        [o for key in CANCELLATION_ORDERS for o in (key, f"-{key}")],
-        "cancellations only; - for descending",
-    ),
-]
+class ReportSchema(AutoSchema):
+    """Each report documents the filters of its own form (one view class serves them all), and
+    its three answers: JSON rows, or the CSV or XLSX file."""
+
+    def get_override_parameters(self):
+        form = self.view.report.form
+        return [_parameter(name, field, form) for name, field in form.base_fields.items()]
+
+    def get_response_serializers(self):
+        return {
+            (200, "application/json"): REPORT_ROWS,
+            **{(200, media): OpenApiTypes.BINARY for media in EXPORT_TYPES.values()},
+        }
 
 
 class ReportView(APIView):
     """One report of `tables.REPORTS`: its rows as JSON, or a logged CSV/XLSX download."""
 
-    read_roles = REPORT_ROLES
     report: Report = None  # set per URL by `as_view(report=...)`
+    schema = ReportSchema()
 
-    @extend_schema(parameters=REPORT_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request):
         form, rows, download = run_report(self.report, request.query_params, request.user)
         if rows is None:
@@ -61,8 +78,6 @@ class ReportView(APIView):
 class BatchTimelineView(APIView):
     """Every event of one batch in order, and every line it ever had with its clearance,
     outcome and why it ended."""
-
-    read_roles = REPORT_ROLES
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, code: str):
@@ -94,11 +109,11 @@ class BatchTimelineView(APIView):
 class PatientJourneyView(APIView):
     """Every batch a patient was placed in, what sent them back, and how long they waited."""
 
-    read_roles = REPORT_ROLES
-
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, case_reference: str):
         patient = get_object_or_404(
             Patient.objects.visible_to(request.user), case_reference=case_reference
         )
-        return Response(asdict(selectors.patient_journey(request.user, patient)))
+        journey = asdict(selectors.patient_journey(request.user, patient))
+        log_access(actor=request.user, category=Category.JOURNEY, subject=patient)
+        return Response(journey)

@@ -22,7 +22,9 @@ from django.utils.translation import ngettext
 MAX_CATEGORY_LABELS = 14  # more would overlap on a phone; the others are skipped
 CHAR_WIDTH = 6.2  # no font metrics on the server: estimated width of one 11px glyph
 FALLBACK_COLOUR = "#8a8f98"
-# Colour-blind-friendly (Okabe-Ito based), keyed by the css_class callers pass.
+# Colour-blind-friendly (Okabe-Ito based), keyed by the css_class callers pass. Colours and
+# fonts are SVG presentation attributes, not a <style>: the pages' Content-Security-Policy
+# refuses inline styles without its nonce, and a chart is built without the request.
 # fmt: off
 COLOURS = {
     "agreed": "#b8bcc4", "crossed": "#0072b2", "patients": "#0072b2", "companions": "#56b4e9",
@@ -30,7 +32,16 @@ COLOURS = {
     "deaths": "#222222", "rate": "#d55e00", "median": "#6a3d9a",
 }
 # fmt: on
+FONTS = "system-ui,'Noto Sans Arabic',sans-serif"
+GRID, AXIS = "#e3e5e8", "#888"
+TITLE = {"font_size": 14, "font_weight": 600}
+LEGEND = {"font_size": 12}
+EMPTY = {"font_size": 14, "fill": "#666"}
 SIDE, TITLE_Y, LEGEND_Y, PLOT_TOP = 14, 18, 40, 58
+
+
+def _line(colour: str) -> dict:
+    return {"fill": "none", "stroke": colour, "stroke_width": 2}
 
 
 @dataclass(frozen=True)
@@ -113,19 +124,8 @@ def _cls(css_class: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "", css_class) or "unknown"
 
 
-def _style(cid: str) -> SafeString:
-    """Scoped to this chart's id so `.cancelled` etc. never leak into the page's own CSS."""
-    c = f"#{cid}"
-    colours = "".join(f"{c} .{name}{{--c:{value}}}" for name, value in COLOURS.items())
-    rules = (
-        f"{c} text{{font-family:system-ui,'Noto Sans Arabic',sans-serif;font-size:11px;"
-        f"fill:#333}}{c} .title{{font-size:14px;font-weight:600}}{c} .legend{{font-size:12px}}"
-        f"{c} .empty{{font-size:14px;fill:#666}}{c} .grid{{stroke:#e3e5e8}}"
-        f"{c} .axis-x,{c} .axis-y{{stroke:#888}}"
-        f"{c} .bar,{c} .swatch,{c} .dot{{fill:var(--c,{FALLBACK_COLOUR})}}"
-        f"{c} .line{{fill:none;stroke-width:2;stroke:var(--c,{FALLBACK_COLOUR})}}"
-    )
-    return mark_safe(f"<style>{colours}{rules}</style>")  # noqa: S308 - constants and a hex id
+def _colour(css_class: str) -> str:
+    return COLOURS.get(_cls(css_class), FALLBACK_COLOUR)
 
 
 def _chart(kind: str, spec: _Spec) -> SafeString:
@@ -147,21 +147,20 @@ def _chart(kind: str, spec: _Spec) -> SafeString:
     parts = [
         _el("title", title, id=f"{cid}-t"),
         _el("desc", desc, id=f"{cid}-d"),
-        _style(cid),
-        _el("text", title, class_="title", x=start, y=TITLE_Y, text_anchor="start"),
+        _el("text", title, class_="title", x=start, y=TITLE_Y, text_anchor="start", **TITLE),
     ]
     # All zero without a pinned y_max says nothing (and has no scale); with y_max=100 it is 0 %.
     if not categories or not known or max([*known, y_max or 0]) <= 0:
-        parts.append(
-            _el("text", empty, class_="empty", x=width / 2, y=height / 2, text_anchor="middle")
-        )
+        centre = {"x": width / 2, "y": height / 2, "text_anchor": "middle"}
+        parts.append(_el("text", empty, class_="empty", **centre, **EMPTY))
     else:
         parts += _plot(kind, spec, known)
         parts += _legend(series, start, rtl)
     head = format_html(
         '<svg xmlns="http://www.w3.org/2000/svg" id="{0}" class="chart chart-{1}" role="img" '
-        'aria-labelledby="{0}-t {0}-d" viewBox="0 0 {2} {3}" width="100%" direction="{4}">',
-        cid, kind, width, height, "rtl" if rtl else "ltr",
+        'aria-labelledby="{0}-t {0}-d" viewBox="0 0 {2} {3}" width="100%" direction="{4}" '
+        'font-family="{5}" font-size="11" fill="#333">',
+        cid, kind, width, height, "rtl" if rtl else "ltr", FONTS,
     )  # fmt: skip
     return mark_safe(head + "".join(parts) + "</svg>")  # noqa: S308 - all built by format_html
 
@@ -190,7 +189,7 @@ def _plot(kind: str, spec: _Spec, known: list[float]) -> list[SafeString]:
     tick_x, anchor = (axis_x + 6 if rtl else axis_x - 6), _anchor("left" if rtl else "right", rtl)
     for k in range(round(top / step) + 1):
         ty = y(k * step)
-        out.append(_el("line", class_="grid", x1=left, x2=right, y1=ty, y2=ty))
+        out.append(_el("line", class_="grid", x1=left, x2=right, y1=ty, y2=ty, stroke=GRID))
         out.append(
             _el("text", _num(k * step), class_="tick", x=tick_x, y=ty + 4, text_anchor=anchor)
         )
@@ -216,8 +215,10 @@ def _plot(kind: str, spec: _Spec, known: list[float]) -> list[SafeString]:
         out.append(_el("text", short, class_="cat", x=cx, y=cy, text_anchor=anchor, transform=spin))
     marks = _bars if kind == "bar" else _lines
     out += marks(series, categories, x, y, slot, rtl)
-    out.append(_el("line", class_="axis-y", x1=axis_x, x2=axis_x, y1=PLOT_TOP, y2=bottom))
-    out.append(_el("line", class_="axis-x", x1=left, x2=right, y1=bottom, y2=bottom))
+    out.append(
+        _el("line", class_="axis-y", x1=axis_x, x2=axis_x, y1=PLOT_TOP, y2=bottom, stroke=AXIS)
+    )
+    out.append(_el("line", class_="axis-x", x1=left, x2=right, y1=bottom, y2=bottom, stroke=AXIS))
     return out
 
 
@@ -242,7 +243,9 @@ def _bars(
                 bx = x(i) - offset - bar_w if rtl else x(i) + offset
                 size = {"width": max(bar_w - 1, 0.5), "height": y(0) - y(v)}
                 tip, cls = _tip(s, categories[i], v), f"bar {_cls(s.css_class)}"
-                out.append(_el("rect", tip, class_=cls, x=bx, y=y(v), **size))
+                out.append(
+                    _el("rect", tip, class_=cls, fill=_colour(s.css_class), x=bx, y=y(v), **size)
+                )
     return out
 
 
@@ -254,10 +257,12 @@ def _lines(
     for s in series:
         known = [(i, v) for i, v in enumerate(s.values) if v is not None]
         points = " ".join(f"{_num(x(i))},{_num(y(v))}" for i, v in known)
-        out.append(_el("polyline", class_=f"line {_cls(s.css_class)}", points=points))
-        cls = f"dot {_cls(s.css_class)}"
+        colour, cls = _colour(s.css_class), f"dot {_cls(s.css_class)}"
+        out.append(
+            _el("polyline", class_=f"line {_cls(s.css_class)}", points=points, **_line(colour))
+        )
         out += [
-            _el("circle", _tip(s, categories[i], v), class_=cls, cx=x(i), cy=y(v), r=3)
+            _el("circle", _tip(s, categories[i], v), class_=cls, fill=colour, cx=x(i), cy=y(v), r=3)
             for i, v in known
         ]
     return out
@@ -268,11 +273,20 @@ def _legend(series: list[Series], start: float, rtl: bool) -> list[SafeString]:
     out, pos = [], start
     for s in series:
         box = {"y": LEGEND_Y - 10, "width": 12, "height": 12}
-        out.append(
-            _el("rect", class_=f"swatch {_cls(s.css_class)}", x=pos - (12 if rtl else 0), **box)
-        )
+        swatch = {"class_": f"swatch {_cls(s.css_class)}", "fill": _colour(s.css_class)}
+        out.append(_el("rect", **swatch, x=pos - (12 if rtl else 0), **box))
         text_x = pos - 17 if rtl else pos + 17
-        out.append(_el("text", s.label, class_="legend", x=text_x, y=LEGEND_Y, text_anchor="start"))
+        out.append(
+            _el(
+                "text",
+                s.label,
+                class_="legend",
+                x=text_x,
+                y=LEGEND_Y,
+                text_anchor="start",
+                **LEGEND,
+            )
+        )
         advance = 17 + len(s.label) * CHAR_WIDTH * 12 / 11 + 18
         pos = pos - advance if rtl else pos + advance
     return out

@@ -12,6 +12,16 @@ from ..models import Batch, BatchMember
 from .audience import notify_batch_event
 
 
+def too_long(model, field: str, value: str) -> str | None:
+    """The problem with `value` for `model.field`, if it is longer than the field allows.
+    Services check before writing: the database would refuse it with an error naming no
+    field (PostgreSQL), or not at all (SQLite)."""
+    limit = model._meta.get_field(field).max_length
+    if len(value) > limit:
+        return f"at most {limit} characters, not {len(value)}"
+    return None
+
+
 def lock_batch(batch: Batch) -> Batch:
     """Re-read the batch under a row lock: every batch service starts here, so two services on
     one batch run one after the other and the second sees the first one's result."""

@@ -35,6 +35,7 @@ from .common import (
     lock_people,
     open_lines,
     record_batch_event,
+    too_long,
 )
 from .rules import clear_problems, prepare_problems
 
@@ -226,6 +227,8 @@ def batch_cancel(*, batch: Batch, actor, reason_code: str, reason_text: str, sou
         errors["reason_code"] = f"must be one of {CancelReason.values}"
     if not (reason_text or "").strip():
         errors["reason_text"] = "say what happened, even if no reason was given"
+    elif problem := too_long(Batch, "cancel_reason_text", reason_text.strip()):
+        errors["reason_text"] = problem
     if source not in InformationSource.values:
         errors["source"] = f"must be one of {InformationSource.values}"
     if errors:

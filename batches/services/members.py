@@ -21,7 +21,7 @@ from patients.models import (
 from patients.services import patient_move, returnee_move
 
 from ..models import Batch, BatchMember, BatchStatus, Clearance, Direction
-from .common import lock_batch, record_line_event
+from .common import lock_batch, record_line_event, too_long
 
 
 def _require_draft(batch: Batch) -> None:
@@ -190,8 +190,14 @@ def batch_record_clearance(
 ) -> BatchMember:
     """Record the border authority's vetting decision for one person on a submitted batch.
     A decision may be corrected until the batch is cleared."""
+    errors = {}
     if clearance not in (Clearance.APPROVED, Clearance.REJECTED):
-        raise ValidationError({"clearance": "must be approved or rejected"})
+        errors["clearance"] = "must be approved or rejected"
+    note = note or ""
+    if problem := too_long(BatchMember, "clearance_note", note):
+        errors["note"] = problem
+    if errors:
+        raise ValidationError(errors)
     batch = lock_batch(batch)
     if batch.status != BatchStatus.SUBMITTED:
         raise TransitionRefused(

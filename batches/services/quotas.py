@@ -7,7 +7,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
-from ..models import Batch, BatchMember, BatchStatus, CrossingQuota, Direction, Outcome
+from ..models import (
+    Batch,
+    BatchMember,
+    BatchStatus,
+    Crossing,
+    CrossingQuota,
+    Direction,
+    Outcome,
+)
 
 # Batches that hold places: prepared and later, but not drafts (not yet a plan) or cancelled ones.
 HOLDS_PLACES = (
@@ -24,12 +32,19 @@ def quota_set(
     *, crossing: str, day: date, direction: str, agreed_patients: int, agreed_companions: int
 ) -> CrossingQuota:
     """Create or change the agreed numbers for one day, crossing and direction."""
+    errors = {}
+    if crossing not in Crossing.values:
+        errors["crossing"] = f"must be one of {Crossing.values}"
+    if direction not in Direction.values:
+        errors["direction"] = f"must be one of {Direction.values}"
     for name, value in (
         ("agreed_patients", agreed_patients),
         ("agreed_companions", agreed_companions),
     ):
         if value < 0:
-            raise ValidationError({name: "must be zero or more"})
+            errors[name] = "must be zero or more"
+    if errors:
+        raise ValidationError(errors)
     quota, _ = CrossingQuota.objects.select_for_update().update_or_create(
         crossing=crossing,
         date=day,

@@ -1,8 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .admin_base import RoleAdminMixin
 from .models import Facility, User
+from .twofactor.services import two_factor_reset
 
 
 @admin.register(Facility)
@@ -10,14 +13,16 @@ class FacilityAdmin(RoleAdminMixin, admin.ModelAdmin):
     list_display = ("code", "name_en", "name_ar", "kind", "governorate", "is_active")
     list_filter = ("kind", "governorate", "is_active")
     search_fields = ("code", "name_en", "name_ar")
-    write_roles = frozenset()  # admins only (superusers pass every check)
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ("username", "email", "facility", "preferred_language", "is_active")
     list_filter = ("groups", "facility", "is_active")
+    # By username only: a search is a GET parameter, kept in access logs and browser history.
+    search_fields = ("username",)
     list_select_related = ("facility",)
+    actions = ["reset_two_factor"]
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         ("Case tracker", {"fields": ("facility", "preferred_language")}),
@@ -31,3 +36,19 @@ class UserAdmin(BaseUserAdmin):
         return request.user.is_superuser
 
     has_change_permission = has_add_permission = has_delete_permission = has_view_permission
+    has_reset_two_factor_permission = has_module_permission
+
+    @admin.action(description=_("Reset two-factor sign-in"), permissions=["reset_two_factor"])
+    def reset_two_factor(self, request, queryset):
+        """For a lost phone: removes the accounts' authenticators and backup codes (each reset
+        is an audit event); they set up again at their next sign-in."""
+        for user in queryset:
+            two_factor_reset(user=user, actor=request.user)
+        count = len(queryset)
+        message = ngettext(
+            "Two-factor sign-in reset for %(count)d account: it sets up again at its next sign-in.",
+            "Two-factor sign-in reset for %(count)d accounts: they set up again at their next "
+            "sign-in.",
+            count,
+        )
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)

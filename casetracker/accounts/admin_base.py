@@ -1,40 +1,47 @@
-"""Admin access follows the same roles as the API instead of per-model Django permissions."""
+"""Admin access follows the route policy table (`policy.ADMIN_MODELS`) instead of per-model
+Django permissions, and the same `visible_to` scoping as the API."""
 
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 
-from .permissions import READ_ROLES, WRITE_ROLES
+from . import policy
 from .roles import Role, user_role
 
 
 class RoleAdminMixin:
-    read_roles = READ_ROLES
-    write_roles = WRITE_ROLES
-
     def _role(self, request) -> Role:
         return user_role(request.user)
 
+    def _allows(self, request, permission: str) -> bool:
+        return policy.admin_allows(self.opts.label_lower, permission, self._role(request))
+
     def has_module_permission(self, request) -> bool:
-        return self._role(request) in self.read_roles or request.user.is_superuser
+        return self._allows(request, "view")
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return self.has_module_permission(request)
+        return self._allows(request, "view")
 
     def may_write(self, request) -> bool:
-        return request.user.is_superuser or self._role(request) in self.write_roles
+        return self._allows(request, "change")
 
     def has_add_permission(self, request, obj=None) -> bool:
-        return self.may_write(request)
+        return self._allows(request, "add")
 
     def has_change_permission(self, request, obj=None) -> bool:
-        return self.may_write(request)
+        return self._allows(request, "change")
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # cases, batches and their history are never deleted from the admin
+        return self._allows(request, "delete")
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         visible_to = getattr(qs, "visible_to", None)
         return visible_to(request.user) if visible_to else qs
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django sends a missing object to the admin index with a message naming the id. A row
+        # of another facility must look exactly like one that does not exist: a plain 404.
+        raise Http404
 
     def require_write(self, request) -> None:
         if not self.may_write(request):

@@ -8,6 +8,10 @@ from django.db import transaction
 from .models import Facility, User
 from .roles import GROUP_ROLES, Role
 
+# ASVS 2.1.2: passwords of 64 characters and more are accepted, of more than 128 refused (an
+# unbounded one is also unbounded work for the password hasher).
+PASSWORD_MAX_LENGTH = 128
+
 
 @transaction.atomic
 def user_create(
@@ -21,6 +25,10 @@ def user_create(
     validate: bool = True,
 ) -> User:
     """Create an active staff account in one role. Hospital staff must have a facility."""
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise ValidationError(
+            {"password": f"at most {PASSWORD_MAX_LENGTH} characters, not {len(password)}"}
+        )
     if role not in GROUP_ROLES:
         raise ValidationError({"role": f"unknown role {role!r}; use one of {list(GROUP_ROLES)}"})
     if role == Role.HOSPITAL_STAFF and facility is None:

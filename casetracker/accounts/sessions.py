@@ -45,6 +45,12 @@ def _end_access_of_deactivated(sender, instance, **kwargs) -> None:
         return
     was_active = sender.objects.filter(pk=instance.pk, is_active=True).exists()
     if was_active:
-        from rest_framework.authtoken.models import Token
+        delete_api_tokens(instance)
 
-        Token.objects.filter(user_id=instance.pk).delete()
+
+def delete_api_tokens(user) -> int:
+    """API tokens outlive sessions: every way of cutting someone's access deletes them."""
+    from rest_framework.authtoken.models import Token
+
+    deleted, _ = Token.objects.filter(user_id=user.pk).delete()
+    return deleted

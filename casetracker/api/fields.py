@@ -1,3 +1,4 @@
+from django.db import models
 from rest_framework import serializers
 
 
@@ -15,3 +16,36 @@ class ScopedSlugRelatedField(ScopedQuerysetMixin, serializers.SlugRelatedField):
 
 class ScopedPrimaryKeyRelatedField(ScopedQuerysetMixin, serializers.PrimaryKeyRelatedField):
     pass
+
+
+class TextField(serializers.CharField):
+    """A JSON string and nothing else: DRF's CharField quietly turns a number into its digits,
+    so `{"reason_text": 0}` would be recorded as the reason "0"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false (and "true"/"false" from a form), nothing else: DRF's BooleanField also
+    reads 0, 1, "yes" and "on", so a typo or a wrong type would silently become a decision."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str) and data.lower() in ("true", "false"):
+            return data.lower() == "true"
+        self.fail("invalid", input=data)
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """Model text and yes/no fields take exactly the JSON type the schema documents."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: TextField,
+        models.TextField: TextField,
+        models.BooleanField: StrictBooleanField,
+    }

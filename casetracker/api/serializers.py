@@ -1,9 +1,66 @@
+from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 
 from casetracker.accounts.models import Facility
+from casetracker.accounts.services import PASSWORD_MAX_LENGTH
+from casetracker.accounts.twofactor.services import has_confirmed_totp, two_factor_verify
 from casetracker.audit.models import Event
 from casetracker.notifications.messages import render_event_message
 from casetracker.notifications.models import Notification
+
+
+class ApiTokenSerializer(AuthTokenSerializer):
+    """Username and password, and while two-factor sign-in is required a second factor: a code
+    from the authenticator app or an unused backup code."""
+
+    # Bounded like every input: the lockout stores a failed username in a varchar(255), and
+    # PostgreSQL would answer a longer one with a 500.
+    username = serializers.CharField(label=_("Username"), write_only=True, max_length=150)
+    password = serializers.CharField(
+        label=_("Password"),
+        style={"input_type": "password"},
+        trim_whitespace=False,
+        write_only=True,
+        max_length=PASSWORD_MAX_LENGTH,
+    )
+    otp_token = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        max_length=32,
+        help_text="Six-digit code from the authenticator app, or a backup code; required "
+        "when two-factor sign-in is on (always in production).",
+    )
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if not settings.TWO_FACTOR_REQUIRED:
+            return attrs
+        user, token = attrs["user"], attrs.get("otp_token", "").strip()
+        if not has_confirmed_totp(user):
+            raise serializers.ValidationError(
+                {
+                    "otp_token": "two-factor sign-in is not set up for this account: set it up "
+                    "on the web pages first"
+                }
+            )
+        if not token:
+            raise serializers.ValidationError(
+                {"otp_token": "required: a code from the authenticator app or a backup code"}
+            )
+        if two_factor_verify(user=user, token=token) is None:
+            # A wrong second factor is a failed sign-in: the lockout counts it like a wrong
+            # password (the request is DRF's, as with the password check).
+            user_login_failed.send(
+                sender=type(self),
+                credentials={"username": attrs["username"]},
+                request=self.context.get("request"),
+            )
+            raise serializers.ValidationError({"otp_token": "wrong or expired code"})
+        return attrs
 
 
 class FacilitySerializer(serializers.ModelSerializer):
@@ -13,8 +70,11 @@ class FacilitySerializer(serializers.ModelSerializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    actor_facility = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    # Null for the system's own actions, and for actors without a facility.
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    actor_facility = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Event

@@ -1,16 +1,17 @@
 import django_filters
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, inline_serializer
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from casetracker.accounts.models import Facility
-from casetracker.accounts.permissions import READ_ROLES, WRITE_ROLES
+from casetracker.accounts.permissions import RolePermission
 from casetracker.audit.models import Action, Event, SubjectType
+from casetracker.errors import TransitionRefused
 from casetracker.notifications.models import (
     Notification,
     NotificationChannel,
@@ -23,15 +24,34 @@ from casetracker.notifications.services import (
 )
 
 from .pagination import NewestFirstCursorPagination
-from .serializers import EventSerializer, FacilitySerializer, NotificationSerializer
+from .serializers import (
+    ApiTokenSerializer,
+    EventSerializer,
+    FacilitySerializer,
+    NotificationSerializer,
+)
 
 
 class TokenView(ObtainAuthToken):
-    """Exchange a username and password for an API token. Repeated failures lock the username
-    out from this address for a while (HTTP 429)."""
+    """Exchange a username and password for an API token; while two-factor sign-in is on
+    (always in production) `otp_token` too. Repeated failures, wrong codes included, lock the
+    username out from this address for a while (HTTP 429)."""
 
-    permission_classes = [AllowAny]  # the credentials in the body are the authentication
+    serializer_class = ApiTokenSerializer
+    # DRF's ObtainAuthToken opts out of permissions; the policy table lets anyone post here.
+    permission_classes = [RolePermission]
 
+    @extend_schema(
+        request=ApiTokenSerializer,
+        responses={
+            200: inline_serializer("ApiToken", {"token": serializers.CharField()}),
+            400: OpenApiResponse(
+                description="Wrong credentials, or `otp_token` missing or wrong; the body "
+                "names the field."
+            ),
+            429: OpenApiResponse(description="Too many failed sign-ins: locked out for a while."),
+        },
+    )
     def post(self, request, *args, **kwargs):
         try:
             return super().post(request, *args, **kwargs)
@@ -108,7 +128,6 @@ class NotificationViewSet(
     filterset_class = NotificationFilter
     # Everyone signed in reads and marks their own inbox, auditors included; retrying a
     # failed delivery is for coordinators and admins.
-    action_roles = {"read": READ_ROLES, "read_all": READ_ROLES, "retry": WRITE_ROLES}
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
@@ -135,7 +154,12 @@ class NotificationViewSet(
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
-        notification = notification_retry(notification=self.get_object(), actor=request.user)
+        try:
+            notification = notification_retry(notification=self.get_object(), actor=request.user)
+        except DjangoValidationError as exc:
+            # A row that has not failed is refused by its state, not by anything the client
+            # sent (the request has no body): a 409, as every refused transition.
+            raise TransitionRefused(exc.messages) from exc
         return Response(self.get_serializer(notification).data)
 
     @extend_schema(

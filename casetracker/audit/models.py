@@ -4,6 +4,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from casetracker.constraints import max_length_check
+
 from .context import Channel
 
 
@@ -15,6 +17,7 @@ class SubjectType(models.TextChoices):
     RETURNEE = "returnee", _("returnee")
     NOTIFICATION = "notification", _("notification")
     REPORT = "report", _("report")
+    ACCOUNT = "account", _("staff account")
 
 
 class Action(models.TextChoices):
@@ -38,6 +41,14 @@ class Action(models.TextChoices):
     READINESS_UPDATE = "readiness_update", _("readiness updated")
     RETRY_DELIVERY = "retry_delivery", _("delivery retried")
     EXPORT = "export", _("data exported")
+    TWO_FACTOR = "two_factor", _("two-factor sign-in changed")
+    VIEW = "view", _("record viewed")
+    SEARCH = "search", _("patient search")
+
+
+# Reads of personal data (the access log): for auditors and admins only. Seeing who looked at
+# whom would tell a coordinator or a nurse more about a person than their role needs.
+ACCESS_ACTIONS = (Action.VIEW, Action.SEARCH)
 
 
 class EventQuerySet(models.QuerySet):
@@ -46,10 +57,14 @@ class EventQuerySet(models.QuerySet):
         from casetracker.accounts.roles import Role, user_role
 
         role = user_role(user)
-        if role in (Role.COORDINATOR, Role.AUDITOR, Role.ADMIN):
+        if role in (Role.AUDITOR, Role.ADMIN):
             return self
+        if role is Role.COORDINATOR:
+            return self.exclude(action__in=ACCESS_ACTIONS)
         if role is Role.HOSPITAL_STAFF and user.facility_id:
-            return self.filter(subject_facility_id=user.facility_id)
+            return self.filter(subject_facility_id=user.facility_id).exclude(
+                action__in=ACCESS_ACTIONS
+            )
         return self.none()
 
 
@@ -131,6 +146,7 @@ class Event(models.Model):
                 condition=Q(channel__in=[c for c, _ in Channel.choices]),
                 name="event_channel_valid",
             ),
+            max_length_check("reason_text", 2000, name="event_reason_text_length"),
         ]
 
     def __str__(self) -> str:

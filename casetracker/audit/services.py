@@ -4,6 +4,7 @@ import hashlib
 import json
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from casetracker.accounts.roles import user_role
@@ -59,6 +60,13 @@ def record_event(
     so the event exists if and only if the change it records was committed."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event must run inside the transaction of the change")
+    # Every free text a service records passes here: refuse it whole, naming the field, and the
+    # caller's transaction rolls the change back with it.
+    limit = Event._meta.get_field("reason_text").max_length
+    if len(reason_text) > limit:
+        raise ValidationError(
+            {"reason_text": f"at most {limit} characters, not {len(reason_text)}"}
+        )
     ctx = current()
     head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1)
     event = Event(

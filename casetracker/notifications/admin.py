@@ -5,8 +5,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from casetracker.accounts.admin_base import RoleAdminMixin
-from casetracker.accounts.permissions import WRITE_ROLES
-from casetracker.accounts.roles import Role
 
 from .audiences import EVENT_TYPES
 from .models import Notification, NotificationStatus, WebhookSubscription, http_url
@@ -17,7 +15,6 @@ from .services import notification_retry
 class NotificationAdmin(RoleAdminMixin, admin.ModelAdmin):
     """Delivery log of the outbox: read-only, but failed deliveries can be queued again."""
 
-    read_roles = WRITE_ROLES
     list_display = (
         "id",
         "created_at",
@@ -54,7 +51,7 @@ class NotificationAdmin(RoleAdminMixin, admin.ModelAdmin):
         return False
 
     def has_retry_permission(self, request):
-        return self.may_write(request)
+        return self._allows(request, "actions")
 
     @admin.display(description=_("batch"), ordering="event__batch_ref")
     def batch(self, obj: Notification) -> str:
@@ -123,8 +120,6 @@ class WebhookSubscriptionForm(forms.ModelForm):
 class WebhookSubscriptionAdmin(RoleAdminMixin, admin.ModelAdmin):
     """Partner systems and the events they receive. Admins only: the secret signs requests."""
 
-    read_roles = frozenset({Role.ADMIN})
-    write_roles = frozenset({Role.ADMIN})
     form = WebhookSubscriptionForm
     list_display = ("name", "url", "event_type_list", "is_active", "created_at")
     list_filter = ("is_active",)

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from casetracker.accounts.roles import Role, user_role
+from casetracker.accounts.twofactor.admin_site import passed_sign_in
 
 from .models import Notification, NotificationChannel, NotificationStatus
 
@@ -35,7 +36,8 @@ def recent_failures() -> QuerySet:
 def notifications(request) -> dict:
     user = getattr(request, "user", None)
     role = user_role(user)
-    if role is Role.ANONYMOUS:
+    # Before the second factor the pages show nothing of the account (not even a count).
+    if role is Role.ANONYMOUS or not passed_sign_in(user):
         return {}
     return {
         "inbox_unread": _once(

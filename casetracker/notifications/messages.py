@@ -45,7 +45,12 @@ def render_event_message(event: Event, language: str) -> Message:
         subject = render_to_string("notifications/event_subject.txt", context).strip()
         body = render_to_string("notifications/event_body.txt", context).strip()
         html = render_to_string("notifications/event_body.html", context)
-        details = render_to_string("notifications/event_details.html", context)
+        # The inbox page's Content-Security-Policy refuses style="" attributes: classes there.
+        page = {
+            "page": True,
+            "reference_html": format_html('<bdi class="code">{}</bdi>', context["reference"]),
+        }
+        details = render_to_string("notifications/event_details.html", {**context, **page})
     return Message(subject=" ".join(subject.split()), body=body, html=html, details_html=details)
 
 

@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from casetracker.constraints import max_length_check
+
 
 class NotificationChannel(models.TextChoices):
     INBOX = "inbox", _("inbox")
@@ -22,6 +24,9 @@ class NotificationStatus(models.TextChoices):
     SENT = "sent", _("sent")
     FAILED = "failed", _("failed")
 
+
+# Delivery cuts longer errors to this (a provider's answer could be of any size).
+LAST_ERROR_MAX_LENGTH = 2000
 
 # urllib would also open ftp: URLs; partners are reached over HTTP(S) only.
 http_url = URLValidator(schemes=["http", "https"])
@@ -149,7 +154,9 @@ class Notification(models.Model):
     )
     # When the next attempt is due: the sweeper re-queues pending rows long past it.
     next_attempt_at = models.DateTimeField(default=timezone.now, verbose_name=_("next attempt at"))
-    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    last_error = models.TextField(
+        max_length=LAST_ERROR_MAX_LENGTH, blank=True, verbose_name=_("last error")
+    )
     idempotency_key = models.CharField(
         max_length=100, unique=True, verbose_name=_("idempotency key")
     )
@@ -184,6 +191,9 @@ class Notification(models.Model):
             models.CheckConstraint(
                 condition=~Q(status=NotificationStatus.SENT) | Q(sent_at__isnull=False),
                 name="notification_sent_has_time",
+            ),
+            max_length_check(
+                "last_error", LAST_ERROR_MAX_LENGTH, name="notification_last_error_length"
             ),
         ]
 

@@ -10,14 +10,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from casetracker.audit.context import Channel, audit_context
+from casetracker.logging import describe_exception
 
 from .channels import CHANNELS
 from .errors import DeliveryError, PermanentDeliveryError
-from .models import Notification, NotificationStatus
+from .models import LAST_ERROR_MAX_LENGTH, Notification, NotificationStatus
 
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 500
+# A provider's message id is its own business: whatever it answers must fit the column.
+PROVIDER_ID_MAX_LENGTH = Notification._meta.get_field("provider_message_id").max_length
 
 
 def backoff_seconds(failed_attempts: int) -> float:
@@ -64,7 +67,7 @@ def deliver_notification(self, notification_id: int, attempts_made: int | None =
         else:
             notification.status = NotificationStatus.SENT
             notification.sent_at = timezone.now()
-            notification.provider_message_id = provider_id or ""
+            notification.provider_message_id = (provider_id or "")[:PROVIDER_ID_MAX_LENGTH]
             notification.save(
                 update_fields=["attempts", "status", "sent_at", "provider_message_id"]
             )
@@ -78,7 +81,8 @@ def deliver_notification(self, notification_id: int, attempts_made: int | None =
 
 def _record_failure(notification: Notification, exc: Exception, *, wait: bool) -> float | None:
     """Write the failed attempt; return the backoff before the next one, or None if final."""
-    notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    # Shown in the admin and the API and logged: a database error's detail quotes row values.
+    notification.last_error = describe_exception(exc)[:LAST_ERROR_MAX_LENGTH]
     final = (
         isinstance(exc, PermanentDeliveryError)
         or notification.attempts >= notification.attempt_limit

@@ -2,8 +2,9 @@ from rest_framework import serializers
 
 from casetracker.accounts.models import Facility
 from casetracker.accounts.roles import Role, user_role
-from casetracker.api.fields import ScopedSlugRelatedField
+from casetracker.api.fields import ScopedSlugRelatedField, StrictModelSerializer, TextField
 
+from ..fields import validate_national_id
 from ..models import (
     Companion,
     Patient,
@@ -14,6 +15,7 @@ from ..models import (
     ReferralStatus,
     Returnee,
 )
+from ..names import normalise_name, validate_person_name
 from ..services import (
     COMPANION_EDITABLE,
     PATIENT_EDITABLE,
@@ -38,7 +40,7 @@ def _patient_field(**kwargs):
     )
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class PatientSerializer(StrictModelSerializer):
     facility = _facility_field()
 
     class Meta:
@@ -55,10 +57,10 @@ class PatientSerializer(serializers.ModelSerializer):
 
 class PatientStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[PatientStatus.DECEASED, PatientStatus.WITHDRAWN])
-    reason_text = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    reason_text = TextField(max_length=2000, required=False, allow_blank=True)
 
 
-class CompanionSerializer(serializers.ModelSerializer):
+class CompanionSerializer(StrictModelSerializer):
     patient = _patient_field()
 
     class Meta:
@@ -70,7 +72,7 @@ class CompanionUpdateSerializer(CompanionSerializer):
     patient = serializers.SlugRelatedField(slug_field="case_reference", read_only=True)
 
 
-class ReferralSerializer(serializers.ModelSerializer):
+class ReferralSerializer(StrictModelSerializer):
     patient = _patient_field()
     referring_facility = _facility_field()
 
@@ -86,8 +88,10 @@ class ReferralDecisionSerializer(serializers.Serializer):
     )
 
 
-class ReadinessSerializer(serializers.ModelSerializer):
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class ReadinessSerializer(StrictModelSerializer):
+    updated_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Readiness
@@ -104,8 +108,10 @@ class ReadinessSerializer(serializers.ModelSerializer):
         extra_kwargs = {name: {"required": False} for name in fields}
 
 
-class ReadinessChangeSerializer(serializers.ModelSerializer):
-    changed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class ReadinessChangeSerializer(StrictModelSerializer):
+    changed_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = ReadinessChange
@@ -127,7 +133,7 @@ class ReadinessStateSerializer(serializers.Serializer):
         return data
 
 
-class ReturneeSerializer(serializers.ModelSerializer):
+class ReturneeSerializer(StrictModelSerializer):
     class Meta:
         model = Returnee
         fields = ["reference", *RETURNEE_EDITABLE, "status", "registered_at"]
@@ -135,4 +141,33 @@ class ReturneeSerializer(serializers.ModelSerializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason_text = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    reason_text = TextField(max_length=2000, required=False, allow_blank=True)
+
+
+class PatientSearchSerializer(serializers.Serializer):
+    """A search by national ID (exact; Arabic-Indic digits, spaces and dashes allowed) and/or by
+    name (part of the Latin or Arabic name). In a POST body: never in a URL or a server log."""
+
+    national_id = TextField(max_length=20, required=False, validators=[validate_national_id])
+    name = TextField(min_length=2, max_length=200, required=False)
+
+    def validate_name(self, value: str) -> str:
+        value = normalise_name(value)
+        validate_person_name(value)
+        return value
+
+    def validate(self, attrs):
+        if not attrs.get("national_id") and not attrs.get("name"):
+            raise serializers.ValidationError(
+                {"national_id": "give a national ID or a name to search for"}
+            )
+        return attrs
+
+
+class PatientSearchResultSerializer(serializers.Serializer):
+    """The answer to a search: one page of cases, as the patient list."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = PatientSerializer(many=True)

@@ -2,17 +2,20 @@ import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from casetracker.accounts.permissions import WRITE_ROLES
-from casetracker.accounts.roles import Role
 from casetracker.api.viewsets import ServiceViewSet
 
 from .. import services
+from ..access import Category, log_access, record_category
 from ..models import Companion, Patient, Readiness, Referral, Returnee
+from ..selectors import patient_search, search_kind
 from .serializers import (
     CompanionSerializer,
     CompanionUpdateSerializer,
+    PatientSearchResultSerializer,
+    PatientSearchSerializer,
     PatientSerializer,
     PatientStatusSerializer,
     ReadinessSerializer,
@@ -23,8 +26,31 @@ from .serializers import (
     ReturneeSerializer,
 )
 
-READINESS_WRITERS = WRITE_ROLES | {Role.HOSPITAL_STAFF}
 NO_PUT = ["get", "post", "patch", "head", "options"]
+
+
+class AccessLoggedViewSet(ServiceViewSet):
+    """Every record shown and every list page of people leaves one event in the access log
+    (`patients/access.py`), written once the answer is built."""
+
+    def access_category(self) -> str:
+        return Category.IDENTITY
+
+    def retrieve(self, request, *args, **kwargs):
+        instance = self.get_object()
+        data = self.get_serializer(instance).data
+        log_access(actor=request.user, category=self.access_category(), subject=instance)
+        return Response(data)
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = list(queryset) if page is None else page
+        data = self.get_serializer(rows, many=True).data
+        log_access(
+            actor=request.user, category=self.access_category(), results=rows, model=self.model
+        )
+        return Response(data) if page is None else self.get_paginated_response(data)
 
 
 class PatientFilter(django_filters.FilterSet):
@@ -35,7 +61,7 @@ class PatientFilter(django_filters.FilterSet):
         fields = ["status", "priority", "clinical_category", "facility"]
 
 
-class PatientViewSet(ServiceViewSet):
+class PatientViewSet(AccessLoggedViewSet):
     """Cases, in queue order (most urgent first, then by registration time)."""
 
     model = Patient
@@ -47,13 +73,36 @@ class PatientViewSet(ServiceViewSet):
     create_service = services.patient_register
     update_service = services.patient_update
     instance_kwarg = "patient"
-    # Hospital staff report readiness for their own patients; everything else they only read.
-    action_roles = {"readiness:POST": READINESS_WRITERS}
 
     def get_queryset(self):
         return super().get_queryset().queue_order()
 
-    @extend_schema(request=ReadinessSerializer, responses=ReadinessStateSerializer)
+    def access_category(self) -> str:
+        return record_category(self.request.user)
+
+    @extend_schema(request=PatientSearchSerializer, responses=PatientSearchResultSerializer)
+    # JSON only: a form body would read an empty field as "not given" instead of refusing it.
+    @action(detail=False, methods=["post"], parser_classes=[JSONParser])
+    def search(self, request):
+        """Cases you may see with this national ID (exact, in any digit form) and/or whose name
+        contains this text. The values go in the body, so they stay out of URLs and logs."""
+        query = PatientSearchSerializer(data=request.data)
+        query.is_valid(raise_exception=True)
+        found = patient_search(request.user, **query.validated_data)
+        page = self.paginate_queryset(found)
+        data = self.get_serializer(page, many=True).data
+        log_access(
+            actor=request.user,
+            category=self.access_category(),
+            results=page,
+            search_by=search_kind(**query.validated_data),
+        )
+        return self.get_paginated_response(data)
+
+    @extend_schema(
+        request=ReadinessSerializer,
+        responses={200: ReadinessStateSerializer, 201: ReadinessStateSerializer},
+    )
     @action(detail=True, methods=["get", "post"])
     def readiness(self, request, case_reference=None):
         """Current readiness and its history; POST records what the facility reports."""
@@ -72,6 +121,8 @@ class PatientViewSet(ServiceViewSet):
         data = ReadinessStateSerializer(
             {"current": current, "history": history}, context=self.get_serializer_context()
         ).data
+        if request.method == "GET":  # a POST is logged as the change it records
+            log_access(actor=request.user, category=Category.READINESS, subject=patient)
         return Response(data, status=status.HTTP_201_CREATED if request.method == "POST" else 200)
 
     @extend_schema(request=PatientStatusSerializer, responses=PatientSerializer)
@@ -94,7 +145,7 @@ class CompanionFilter(django_filters.FilterSet):
         fields = ["patient", "is_guardian"]
 
 
-class CompanionViewSet(ServiceViewSet):
+class CompanionViewSet(AccessLoggedViewSet):
     model = Companion
     filterset_class = CompanionFilter
     related = ("patient",)
@@ -135,7 +186,7 @@ class ReferralViewSet(ServiceViewSet):
         return Response(self.get_serializer(referral).data)
 
 
-class ReturneeViewSet(ServiceViewSet):
+class ReturneeViewSet(AccessLoggedViewSet):
     """People registered to come back in."""
 
     model = Returnee

@@ -61,6 +61,9 @@ def test_production_settings_pass_the_deployment_checks(extra):
         DJANGO_PRODUCTION="true",
         DJANGO_SECRET_KEY="k" * 20 + "a-random-looking-key-for-the-check-" + "9" * 20,
         DJANGO_ALLOWED_HOSTS="casetracker.example.org",
+        # Production refuses the embedded national-ID keys too (README, Encryption keys).
+        FIELD_ENCRYPTION_KEYS="zG0A0s8fq3H8h4m5bW5mX1wqk0tq0n2cJk3bXkT3c8Y=",
+        FIELD_HASH_KEY="p0Fv3N8Zq4rS6tU8wX0yZ2aB4cD6eF8gH0iJ2kL4mN8=",
         **extra,
     )
     assert result.returncode == 0, result.stdout + result.stderr

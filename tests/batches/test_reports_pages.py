@@ -670,7 +670,7 @@ def test_overview_chart_series_have_distinct_colours(auditor, world, login):
     charts = [svg for svg in re.findall(r"<svg.*?</svg>", html, re.S) if "No data" not in svg]
     assert len(charts) == 3  # the world has no return batch: that chart says "No data"
     for svg in charts:
-        colours = dict(re.findall(r"\.([\w-]+)\{--c:(#[0-9a-f]{6})\}", svg))
+        colours = dict(re.findall(r'class="swatch ([\w-]+)" fill="(#[0-9a-f]{6})"', svg))
         swatches = re.findall(r'class="swatch ([\w-]+)"', svg)
         assert swatches
         assert len({colours[name] for name in swatches}) == len(swatches), {

@@ -104,11 +104,11 @@ def test_notifications_retry_refused_to_other_roles(api, request, nurse, auditor
     assert row.status == "failed"
 
 
-def test_notifications_retry_of_a_pending_row_names_the_status(api, coordinator, nurse):
+def test_notifications_retry_of_a_pending_row_is_refused_by_its_state(api, coordinator, nurse):
     row = inbox_row(nurse, notify_event([nurse]))
     response = api(coordinator).post(f"{INBOX}{row.pk}/retry/")
-    assert response.status_code == 400
-    assert "status" in response.json()
+    assert response.status_code == 409
+    assert "pending" in response.json()["problems"][0]
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("pending", 0)
 

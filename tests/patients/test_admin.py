@@ -82,8 +82,8 @@ def test_admin_hospital_staff_cannot_open_another_facilitys_patient(client, nurs
     patient = factories.PatientFactory(facility=other_facility)
     client.force_login(nurse)
     response = client.get(reverse("admin:patients_patient_change", args=[patient.pk]))
-    # The admin answers an object outside the queryset with a redirect and a "does not exist".
-    assert response.status_code == 302
+    # Exactly like an object that does not exist: a plain 404, no message naming the id.
+    assert response.status_code == 404
     listing = client.get(reverse("admin:patients_patient_changelist")).content.decode()
     assert patient.case_reference not in listing
 

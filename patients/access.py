@@ -1,0 +1,91 @@
+"""The access log: who read whose personal data, when, and which kind of data.
+
+Every view of a patient, companion or returnee record, every list page of them and every search
+writes one audit event through `log_access`. The event names references, counts and a data
+category, never the data itself, and never the value that was searched for. Who, with which role
+and from which facility, and when, `record_event` adds. Only auditors and admins see these events
+(`EventQuerySet.visible_to`).
+"""
+
+from collections.abc import Sequence
+
+from django.db import transaction
+
+from casetracker.accounts.roles import Role, user_role
+from casetracker.audit.models import Action, Event, SubjectType
+from casetracker.audit.services import record_event
+
+from .models import Companion, Patient, Returnee
+
+
+class Category:
+    """What kind of personal data a read disclosed."""
+
+    IDENTITY = "identity"  # names, national ID, date of birth, phone
+    CLINICAL = "clinical"  # the above and the diagnosis text
+    READINESS = "readiness"  # fitness to travel and the staff's note
+    JOURNEY = "journey"  # batches, clearances and outcomes of one case
+
+
+def record_category(user) -> str:
+    """A patient record shows the diagnosis to everyone but auditors."""
+    return Category.IDENTITY if user_role(user) is Role.AUDITOR else Category.CLINICAL
+
+
+def _subject(person) -> tuple[SubjectType, str, int | None, dict]:
+    if isinstance(person, Patient):
+        return SubjectType.PATIENT, person.case_reference, person.facility_id, {}
+    if isinstance(person, Companion):
+        # Companions are filed under their patient's case, like the events that change them.
+        patient = person.patient
+        return (
+            SubjectType.PATIENT,
+            patient.case_reference,
+            patient.facility_id,
+            {"companion": person.pk},
+        )
+    if isinstance(person, Returnee):
+        return SubjectType.RETURNEE, person.reference, None, {}
+    raise TypeError(f"no access log for {type(person).__name__}")
+
+
+def log_access(
+    *,
+    actor,
+    category: str,
+    subject: Patient | Companion | Returnee | None = None,
+    results: Sequence[Patient | Companion | Returnee] | None = None,
+    model: type[Patient | Companion | Returnee] = Patient,
+    search_by: str = "",
+) -> Event:
+    """One event for one read: of a record (`subject`), or of a list page or search answer
+    (`results`, rows of `model`; `search_by` names the kind of search, not the value)."""
+    details: dict = {"category": category}
+    if subject is not None:
+        subject_type, reference, facility_id, extra = _subject(subject)
+        details.update(extra)
+        action = Action.VIEW
+    else:
+        rows = list(results or [])
+        subject_type = SubjectType.RETURNEE if model is Returnee else SubjectType.PATIENT
+        references = [_subject(row)[1] for row in rows]
+        details.update(rows=len(rows), results=references)
+        if model is Companion:
+            details["companions"] = [row.pk for row in rows]
+        # Not filed under one facility: a list may span several, and nurses never see these.
+        facility_id = None
+        if search_by:
+            reference, action = "search", Action.SEARCH
+            details["by"] = search_by
+        else:
+            reference, action = "list", Action.VIEW
+    # A read has no transaction of its own; record_event needs one to chain the event.
+    with transaction.atomic():
+        return record_event(
+            subject_type=subject_type,
+            subject_ref=reference,
+            subject_facility_id=facility_id,
+            action=action,
+            actor=actor,
+            details=details,
+        )
