@@ -17,8 +17,9 @@ from batches import services as batch_services
 from batches.api.serializers import CancelSerializer, ClearanceSerializer
 from batches.models import Batch, BatchMember, CrossingQuota
 from casetracker.accounts.models import User
+from casetracker.accounts.passwords import PASSWORD_MAX_LENGTH
 from casetracker.accounts.roles import Role
-from casetracker.accounts.services import PASSWORD_MAX_LENGTH, user_create
+from casetracker.accounts.services import user_create
 from casetracker.api.views import TokenView
 from casetracker.audit.models import Event
 from casetracker.notifications import channels, tasks

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
 from casetracker.accounts.models import Facility
-from casetracker.accounts.services import PASSWORD_MAX_LENGTH
+from casetracker.accounts.passwords import PASSWORD_MAX_LENGTH
 from casetracker.accounts.twofactor.services import has_confirmed_totp, two_factor_verify
 from casetracker.audit.models import Event
 from casetracker.notifications.messages import render_event_message

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from casetracker import settings as project_settings
@@ -68,3 +70,16 @@ def test_production_settings_pass_the_deployment_checks(extra):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [("Short-2026!", "too short"), ("Zq9!" * 33, "at most 128 characters, not 132")],
+)
+def test_password_validators_refuse_under_12_and_over_128_characters(password, problem):
+    with pytest.raises(ValidationError, match=problem):
+        validate_password(password)
+
+
+def test_password_validators_accept_a_long_pass_phrase():
+    validate_password("Zq9!" * 32)  # 128 characters
