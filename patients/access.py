@@ -15,7 +15,7 @@ from casetracker.accounts.roles import Role, user_role
 from casetracker.audit.models import Action, Event, SubjectType
 from casetracker.audit.services import record_event
 
-from .models import Companion, Patient, Returnee
+from .models import Companion, Patient, Referral, Returnee
 
 
 class Category:
@@ -35,14 +35,14 @@ def record_category(user) -> str:
 def _subject(person) -> tuple[SubjectType, str, int | None, dict]:
     if isinstance(person, Patient):
         return SubjectType.PATIENT, person.case_reference, person.facility_id, {}
-    if isinstance(person, Companion):
-        # Companions are filed under their patient's case, like the events that change them.
+    if isinstance(person, Companion | Referral):
+        # Filed under their patient's case, like the events that change them.
         patient = person.patient
         return (
             SubjectType.PATIENT,
             patient.case_reference,
             patient.facility_id,
-            {"companion": person.pk},
+            {person._meta.model_name: person.pk},
         )
     if isinstance(person, Returnee):
         return SubjectType.RETURNEE, person.reference, None, {}
@@ -53,9 +53,9 @@ def log_access(
     *,
     actor,
     category: str,
-    subject: Patient | Companion | Returnee | None = None,
-    results: Sequence[Patient | Companion | Returnee] | None = None,
-    model: type[Patient | Companion | Returnee] = Patient,
+    subject: Patient | Companion | Referral | Returnee | None = None,
+    results: Sequence[Patient | Companion | Referral | Returnee] | None = None,
+    model: type[Patient | Companion | Referral | Returnee] = Patient,
     search_by: str = "",
 ) -> Event:
     """One event for one read: of a record (`subject`), or of a list page or search answer
@@ -70,8 +70,8 @@ def log_access(
         subject_type = SubjectType.RETURNEE if model is Returnee else SubjectType.PATIENT
         references = [_subject(row)[1] for row in rows]
         details.update(rows=len(rows), results=references)
-        if model is Companion:
-            details["companions"] = [row.pk for row in rows]
+        if model in (Companion, Referral):
+            details[f"{model._meta.model_name}s"] = [row.pk for row in rows]
         # Not filed under one facility: a list may span several, and nurses never see these.
         facility_id = None
         if search_by:

@@ -228,7 +228,7 @@ class CompanionAdmin(AccessLoggedAdminMixin, ServiceAdminMixin, admin.ModelAdmin
 
 
 @admin.register(Referral)
-class ReferralAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class ReferralAdmin(AccessLoggedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     list_display = ("number", "patient", "specialty", "destination_country", "expires_on", "status")
     list_filter = ("status", "destination_country")
     list_select_related = ("patient",)
@@ -264,6 +264,9 @@ class ReferralAdmin(ServiceAdminMixin, admin.ModelAdmin):
     @admin.action(description="Mark expired", permissions=["change"])
     def expire(self, request, queryset):
         self._decide(request, queryset, ReferralStatus.EXPIRED)
+
+    def access_category(self, request) -> str:
+        return Category.CLINICAL  # the specialty and the hospital abroad
 
 
 def _describe_change(change) -> str:

@@ -16,7 +16,7 @@ class FacilityAdmin(RoleAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(RoleAdminMixin, BaseUserAdmin):
     list_display = ("username", "email", "facility", "preferred_language", "is_active")
     list_filter = ("groups", "facility", "is_active")
     # By username only: a search is a GET parameter, kept in access logs and browser history.
@@ -28,15 +28,9 @@ class UserAdmin(BaseUserAdmin):
         ("Case tracker", {"fields": ("facility", "preferred_language")}),
     )
 
-    # Only admins manage accounts.
-    def has_module_permission(self, request):
-        return request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    has_change_permission = has_add_permission = has_delete_permission = has_view_permission
-    has_reset_two_factor_permission = has_module_permission
+    # Only admins manage accounts (policy.ADMIN_MODELS).
+    def has_reset_two_factor_permission(self, request) -> bool:
+        return self._allows(request, "change")
 
     @admin.action(description=_("Reset two-factor sign-in"), permissions=["reset_two_factor"])
     def reset_two_factor(self, request, queryset):

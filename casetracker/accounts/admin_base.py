@@ -1,11 +1,19 @@
 """Admin access follows the route policy table (`policy.ADMIN_MODELS`) instead of per-model
 Django permissions, and the same `visible_to` scoping as the API."""
 
+from django.contrib.admin import SimpleListFilter
 from django.core.exceptions import PermissionDenied
+from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404
 
 from . import policy
 from .roles import Role, user_role
+
+# What the admin's list filters add to a field path in the URL: `status__exact`,
+# `batch__id__exact`, `date__year`, `sent_at__gte`, `patient__isnull`.
+FILTER_LOOKUPS = frozenset(
+    {"exact", "isnull", "in", "gte", "gt", "lte", "lt", "year", "month", "day", "id", "pk"}
+)
 
 
 class RoleAdminMixin:
@@ -36,7 +44,29 @@ class RoleAdminMixin:
     def get_queryset(self, request):
         qs = super().get_queryset(request)
         visible_to = getattr(qs, "visible_to", None)
-        return visible_to(request.user) if visible_to else qs
+        if visible_to is not None:
+            return visible_to(request.user)
+        # A model without scoping is for admins only: never every facility's rows to others.
+        return qs if self._role(request) is Role.ADMIN else qs.none()
+
+    def lookup_allowed(self, lookup, value, request=None) -> bool:
+        """Only the filters the list offers. Django also accepts any lookup on the model's own
+        fields from the URL (`?diagnosis__icontains=...`), which would let a role filter on
+        what it may not see, and put names and numbers in URLs and logs."""
+        for offered in self._offered_filters():
+            if lookup == offered or lookup.startswith(offered + LOOKUP_SEP):
+                rest = lookup[len(offered) :].split(LOOKUP_SEP)[1:]
+                return all(part in FILTER_LOOKUPS for part in rest)
+        return False
+
+    def _offered_filters(self) -> set[str]:
+        offered = {self.date_hierarchy} if self.date_hierarchy else set()
+        for item in self.list_filter:
+            if isinstance(item, type) and issubclass(item, SimpleListFilter):
+                offered.add(item.parameter_name)
+            else:
+                offered.add(item[0] if isinstance(item, list | tuple) else item)
+        return offered
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # Django sends a missing object to the admin index with a message naming the id. A row

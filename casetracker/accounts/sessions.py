@@ -1,16 +1,25 @@
-"""Session limits and the end of a deactivated user's access.
+"""Session and API token limits, and the end of a user's access.
 
 Idle timeout: every request pushes the session's expiry `SESSION_COOKIE_AGE` ahead
 (`SESSION_SAVE_EVERY_REQUEST`). Absolute lifetime: a session older than
-`SESSION_ABSOLUTE_SECONDS` since sign-in ends, however busy it was."""
+`SESSION_ABSOLUTE_SECONDS` since sign-in ends, however busy it was; an API token as well, from
+when it was issued. Deactivation and a password change delete the API tokens (sessions stop by
+themselves: the backends refuse inactive users, and Django's session hash follows the password);
+a two-factor reset ends the sessions and deletes the tokens."""
 
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_in
+from django.contrib.sessions.models import Session
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
+from django.utils import timezone
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
 
 SIGNED_IN_AT = "signed_in_at"
 
@@ -38,19 +47,52 @@ class SessionLifetimeMiddleware:
 
 
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL)
-def _end_access_of_deactivated(sender, instance, **kwargs) -> None:
-    """Deactivating an account deletes its API tokens. Its sessions already stop working: the
-    authentication backends refuse inactive users on every request."""
-    if instance.pk is None or instance.is_active:
+def _end_api_access(sender, instance, **kwargs) -> None:
+    """Deactivation or a new password deletes the account's API tokens."""
+    if instance.pk is None:
         return
-    was_active = sender.objects.filter(pk=instance.pk, is_active=True).exists()
-    if was_active:
+    before = sender.objects.filter(pk=instance.pk).values("is_active", "password").first()
+    if before is None:
+        return
+    deactivated = before["is_active"] and not instance.is_active
+    if deactivated or before["password"] != instance.password:
         delete_api_tokens(instance)
 
 
 def delete_api_tokens(user) -> int:
     """API tokens outlive sessions: every way of cutting someone's access deletes them."""
-    from rest_framework.authtoken.models import Token
-
     deleted, _ = Token.objects.filter(user_id=user.pk).delete()
     return deleted
+
+
+def end_sessions(user) -> int:
+    """Sign the user out everywhere. Sessions are looked at one by one (they are signed blobs);
+    a deployment has a few hundred at most."""
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if session.get_decoded().get("_auth_user_id") == str(user.pk):
+            session.delete()
+            ended += 1
+    return ended
+
+
+def token_lifetime() -> timedelta:
+    return timedelta(seconds=settings.SESSION_ABSOLUTE_SECONDS)
+
+
+def issue_api_token(user) -> Token:
+    """The user's token, a new one if theirs is past its lifetime."""
+    Token.objects.filter(user=user, created__lt=timezone.now() - token_lifetime()).delete()
+    token, _ = Token.objects.get_or_create(user=user)
+    return token
+
+
+class ExpiringTokenAuthentication(TokenAuthentication):
+    """A token lives as long as a session may (`SESSION_ABSOLUTE_SECONDS`): one issued before
+    two-factor sign-in was turned on, or copied from a lost phone, does not last for ever."""
+
+    def authenticate_credentials(self, key):
+        user, token = super().authenticate_credentials(key)
+        if token.created < timezone.now() - token_lifetime():
+            raise AuthenticationFailed("Token expired: ask for a new one at /api/v1/auth/token/.")
+        return user, token

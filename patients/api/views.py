@@ -166,13 +166,17 @@ class ReferralFilter(django_filters.FilterSet):
         fields = ["patient", "status"]
 
 
-class ReferralViewSet(ServiceViewSet):
+class ReferralViewSet(AccessLoggedViewSet):
     model = Referral
     serializer_class = ReferralSerializer
     filterset_class = ReferralFilter
     related = ("patient", "referring_facility")
     http_method_names = ["get", "post", "head", "options"]
     create_service = services.referral_create
+
+    def access_category(self) -> str:
+        # A referral names the specialty and the hospital abroad: clinical detail.
+        return Category.CLINICAL
 
     @extend_schema(request=ReferralDecisionSerializer, responses=ReferralSerializer)
     @action(detail=True, methods=["post"])

@@ -1,6 +1,7 @@
 """Sessions end when idle, after an absolute lifetime, and when the account is deactivated; no
 page or API answer with personal data is kept in a browser's cache."""
 
+import datetime as dt
 import time
 
 import pytest
@@ -11,6 +12,7 @@ from rest_framework.test import APIClient
 from casetracker.accounts.sessions import SIGNED_IN_AT
 
 PASSWORD = "a-long-demo-password-2026"
+FACTORY_PASSWORD = "correct-horse-battery-staple"  # tests/factories.py
 INBOX = reverse("notifications:inbox")
 
 
@@ -94,3 +96,52 @@ def test_no_store_on_api_answers(api, nurse):
 def test_no_store_not_needed_on_the_public_home_page(client):
     response = client.get(reverse("home"))
     assert "no-store" not in response.get("Cache-Control", "")
+
+
+def test_password_change_deletes_tokens(nurse):
+    Token.objects.create(user=nurse)
+    nurse.set_password("another-long-pass-phrase")
+    nurse.save()
+    assert not Token.objects.filter(user=nurse).exists()
+
+
+def _token_call(key: str):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client.get("/api/v1/notifications/unread-count/")
+
+
+def test_token_expires_after_the_absolute_lifetime(nurse, settings):
+    token = Token.objects.create(user=nurse)
+    assert _token_call(token.key).status_code == 200
+    Token.objects.filter(pk=token.pk).update(
+        created=token.created - dt.timedelta(seconds=settings.SESSION_ABSOLUTE_SECONDS + 1)
+    )
+    response = _token_call(token.key)
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+def test_token_endpoint_replaces_an_expired_token(nurse, settings):
+    old = Token.objects.create(user=nurse)
+    Token.objects.filter(pk=old.pk).update(
+        created=old.created - dt.timedelta(seconds=settings.SESSION_ABSOLUTE_SECONDS + 1)
+    )
+    response = APIClient().post(
+        "/api/v1/auth/token/",
+        {"username": nurse.username, "password": FACTORY_PASSWORD},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert response.json()["token"] != old.key
+    assert _token_call(response.json()["token"]).status_code == 200
+
+
+def test_token_endpoint_gives_back_a_live_token(nurse):
+    live = Token.objects.create(user=nurse)
+    response = APIClient().post(
+        "/api/v1/auth/token/",
+        {"username": nurse.username, "password": FACTORY_PASSWORD},
+        format="json",
+    )
+    assert response.json() == {"token": live.key}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from axes.models import AccessAttempt
 from django.contrib import admin
-from django.test import RequestFactory, override_settings
+from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
@@ -345,6 +345,8 @@ def test_two_factor_admin_reset_removes_devices_and_is_audited(unverified, nurse
     backup_codes_regenerate(user=nurse)
     Token.objects.create(user=nurse)
     kept = Token.objects.create(user=device.user)
+    nurse_browser = Client()
+    nurse_browser.force_login(nurse)
     response = client.post(
         USERS, {"action": "reset_two_factor", "_selected_action": [nurse.pk]}, follow=True
     )
@@ -354,6 +356,8 @@ def test_two_factor_admin_reset_removes_devices_and_is_audited(unverified, nurse
     assert TOTPDevice.objects.filter(user=device.user).exists()
     # A token issued with a code from the lost phone may be on it too.
     assert list(Token.objects.values_list("key", flat=True)) == [kept.key]
+    # So may a browser session: it is signed out, not left to enrol a new phone.
+    assert nurse_browser.get("/inbox/")["Location"].startswith(reverse("admin:login"))
     event = Event.objects.get(action=Action.TWO_FACTOR, to_state="not_enrolled")
     assert event.subject_ref == "nurse" and event.actor == device.user
     assert event.details == {"user_id": nurse.pk, "devices": 2}

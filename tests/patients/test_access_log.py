@@ -155,6 +155,38 @@ def test_api_companion_list_logs_the_companions(api, coordinator, patient):
     }
 
 
+def test_api_referral_retrieve_and_list_log_clinical_views(api, coordinator, patient):
+    referral = factories.ReferralFactory(patient=patient)
+    before = last_id()
+    assert api(coordinator).get(f"/api/v1/referrals/{referral.pk}/").status_code == 200
+    assert_view(
+        one_new_event(before),
+        actor=coordinator,
+        role="coordinator",
+        subject_ref=patient.case_reference,
+        facility=patient.facility,
+        category="clinical",
+        referral=referral.pk,
+    )
+    before = last_id()
+    assert api(coordinator).get("/api/v1/referrals/").status_code == 200
+    assert one_new_event(before).details == {
+        "category": "clinical",
+        "rows": 1,
+        "results": [patient.case_reference],
+        "referrals": [referral.pk],
+    }
+
+
+def test_admin_referral_change_view_logs_one_clinical_view(login, coordinator, patient):
+    referral = factories.ReferralFactory(patient=patient)
+    before = last_id()
+    url = reverse("admin:patients_referral_change", args=[referral.pk])
+    assert login(coordinator).get(url).status_code == 200
+    event = one_new_event(before)
+    assert event.details == {"category": "clinical", "referral": referral.pk}
+
+
 def test_api_returnee_retrieve_and_list_log_one_view_each(api, auditor):
     returnee = factories.ReturneeFactory(national_id=SENTINEL, name_latin=NAME)
     before = last_id()

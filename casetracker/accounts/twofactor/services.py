@@ -7,7 +7,7 @@ from django_otp import device_classes
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from casetracker.accounts.sessions import delete_api_tokens
+from casetracker.accounts.sessions import delete_api_tokens, end_sessions
 from casetracker.audit.models import Action, SubjectType
 from casetracker.audit.services import record_event
 
@@ -108,10 +108,12 @@ def two_factor_verify(*, user, token: str) -> Device | None:
 @transaction.atomic
 def two_factor_reset(*, user, actor) -> int:
     """Remove every two-factor device of `user` (a lost phone): they set up again at their next
-    sign-in. Sessions verified with a removed device are no longer verified, and the API tokens
-    (each issued with a code from that phone, perhaps kept on it) are deleted. Returns how many
+    sign-in. Their sessions end and their API tokens (each issued with a code from that phone,
+    perhaps kept on it) are deleted. Returns how many
     devices were removed."""
     delete_api_tokens(user)
+    # A session that had passed the second factor could otherwise enrol a new phone.
+    end_sessions(user)
     removed = 0
     for model in device_classes():
         devices = model.objects.filter(user=user)
