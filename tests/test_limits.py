@@ -449,3 +449,15 @@ def test_api_over_long_reference_is_400_naming_the_field(api, coordinator, ctx, 
     assert response.status_code == 400, response.content
     assert field in response.json()
     assert world() == before
+
+
+def test_api_text_limit_counts_the_spaces_that_are_trimmed(api, coordinator):
+    returnee = factories.ReturneeFactory()
+    body = {"reason_text": " " + "x" * 2000}
+    response = api(coordinator).post(
+        f"/api/v1/returnees/{returnee.reference}/withdraw/", body, format="json"
+    )
+    assert response.status_code == 400
+    assert "reason_text" in response.json()
+    returnee.refresh_from_db()
+    assert returnee.status != "withdrawn"

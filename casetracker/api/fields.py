@@ -20,11 +20,16 @@ class ScopedPrimaryKeyRelatedField(ScopedQuerysetMixin, serializers.PrimaryKeyRe
 
 class TextField(serializers.CharField):
     """A JSON string and nothing else: DRF's CharField quietly turns a number into its digits,
-    so `{"reason_text": 0}` would be recorded as the reason "0"."""
+    so `{"reason_text": 0}` would be recorded as the reason "0". Its length is checked before
+    trimming."""
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        # The limit holds for what was sent (the schema's maxLength), not only for what is left
+        # once the surrounding spaces are trimmed.
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 
