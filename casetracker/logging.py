@@ -46,6 +46,7 @@ _MARKERS = ("DETAIL:", "HINT:", "CONTEXT:", "LINE ", "invalid input ")
 def _str(exc: BaseException) -> str:
     try:
         return str(exc)
+    # An exception's own __str__ may fail (a bug, a broken encoding); logging must go on.
     except Exception:
         return f"<unprintable {type(exc).__name__}>"
 
