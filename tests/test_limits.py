@@ -35,6 +35,7 @@ from patients.api.serializers import (
     ReturneeSerializer,
 )
 from tests import factories
+from tests.api_helpers import patient_body
 from tests.service_helpers import advance, notify_event, refused, world
 
 PROJECT_APPS = ("accounts", "audit", "notifications", "patients", "batches")
@@ -241,21 +242,6 @@ def test_deliver_notification_cuts_an_over_long_provider_id(db, monkeypatch):
 # answers 400 naming that field, and nothing at all is written (no row, no event).
 
 
-def _patient_body():
-    return {
-        "name_latin": "Amal Haddad",
-        "name_arabic": "أمل حداد",
-        "national_id": "401234567",
-        "date_of_birth": "1984-02-03",
-        "sex": "female",
-        "phone": "+970599000000",
-        "facility": "al-amal",
-        "priority": "critical",
-        "clinical_category": "oncology",
-        "diagnosis": "stage III carcinoma",
-    }
-
-
 def _person_body():
     return {
         "name_latin": "Omar Haddad",
@@ -267,7 +253,7 @@ def _person_body():
 
 
 def _patient_create(ctx):
-    return "post", "/api/v1/patients/", _patient_body()
+    return "post", "/api/v1/patients/", patient_body()
 
 
 def _patient_update(ctx):

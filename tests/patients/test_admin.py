@@ -4,35 +4,14 @@ from django.urls import reverse
 from casetracker.audit.models import Event
 from patients.models import Patient, ReadinessChange
 from tests import factories
+from tests.api_helpers import admin_patient_form
 
 pytestmark = pytest.mark.django_db
 
 
-def _patient_form(facility, **overrides):
-    data = {
-        "name_latin": "Huda Barhoum",
-        "name_arabic": "هدى برهوم",
-        "national_id": "401234567",
-        "date_of_birth": "1979-04-02",
-        "sex": "female",
-        "phone": "",
-        "contact_language": "ar",
-        "facility": facility.pk,
-        "priority": "critical",
-        "clinical_category": "oncology",
-        "diagnosis": "",
-        "companions-TOTAL_FORMS": "0",
-        "companions-INITIAL_FORMS": "0",
-        "referrals-TOTAL_FORMS": "0",
-        "referrals-INITIAL_FORMS": "0",
-    }
-    data.update(overrides)
-    return data
-
-
 def test_admin_patient_add_registers_through_the_service(client, coordinator, facility):
     client.force_login(coordinator)
-    response = client.post(reverse("admin:patients_patient_add"), _patient_form(facility))
+    response = client.post(reverse("admin:patients_patient_add"), admin_patient_form(facility))
     assert response.status_code == 302
     patient = Patient.objects.get()
     assert patient.name_arabic == "هدى برهوم"
@@ -46,7 +25,7 @@ def test_admin_patient_add_rejects_a_future_birth_date(client, coordinator, faci
     client.force_login(coordinator)
     response = client.post(
         reverse("admin:patients_patient_add"),
-        _patient_form(facility, date_of_birth="2999-01-01"),
+        admin_patient_form(facility, date_of_birth="2999-01-01"),
     )
     assert response.status_code == 200
     assert "date of birth is in the future" in response.content.decode()
@@ -96,7 +75,7 @@ def test_admin_auditor_sees_no_diagnosis_and_cannot_change(client, auditor, faci
     assert "SENTINEL-DIAGNOSIS" not in page.content.decode()
     response = client.post(
         reverse("admin:patients_patient_change", args=[patient.pk]),
-        _patient_form(facility, name_latin="Changed"),
+        admin_patient_form(facility, name_latin="Changed"),
     )
     assert response.status_code == 403
     assert Patient.objects.get(pk=patient.pk).name_latin != "Changed"

@@ -10,7 +10,7 @@ from batches import services as batch_services
 from casetracker.audit.models import Event
 from patients.models import Companion, Patient, Readiness, ReadinessChange, Referral, Returnee
 from tests import factories
-from tests.api_helpers import assert_constant_queries
+from tests.api_helpers import assert_constant_queries, patient_body
 
 PATIENTS = "/api/v1/patients/"
 COMPANIONS = "/api/v1/companions/"
@@ -18,29 +18,11 @@ REFERRALS = "/api/v1/referrals/"
 RETURNEES = "/api/v1/returnees/"
 
 
-def _patient_body(**overrides):
-    body = {
-        "name_latin": "Amal Haddad",
-        "name_arabic": "أمل حداد",
-        "national_id": "401234567",
-        "date_of_birth": "1984-02-03",
-        "sex": "female",
-        "phone": "+970599000000",
-        "facility": "al-amal",
-        "priority": "critical",
-        "clinical_category": "oncology",
-        "diagnosis": "stage III carcinoma",
-        "needs_oxygen": True,
-    }
-    body.update(overrides)
-    return body
-
-
 # --- patients/ ------------------------------------------------------------------------------
 
 
 def test_patients_create_registers_a_waiting_case(api, coordinator, facility):
-    response = api(coordinator).post(PATIENTS, _patient_body(), format="json")
+    response = api(coordinator).post(PATIENTS, patient_body(), format="json")
     assert response.status_code == 201
     body = response.json()
     assert re.fullmatch(r"EV-[2-9A-HJKMNP-Z]{6}", body["case_reference"])
@@ -57,7 +39,7 @@ def test_patients_create_registers_a_waiting_case(api, coordinator, facility):
 
 
 def test_patients_create_ignores_read_only_status(api, coordinator, facility):
-    body = _patient_body(status="evacuated", case_reference="EV-AAAAAA")
+    body = patient_body(status="evacuated", case_reference="EV-AAAAAA")
     response = api(coordinator).post(PATIENTS, body, format="json")
     assert response.status_code == 201
     assert response.json()["status"] == "waiting"
@@ -76,14 +58,14 @@ def test_patients_create_ignores_read_only_status(api, coordinator, facility):
     ],
 )
 def test_patients_create_invalid_field_is_400(api, coordinator, facility, field, value):
-    response = api(coordinator).post(PATIENTS, _patient_body(**{field: value}), format="json")
+    response = api(coordinator).post(PATIENTS, patient_body(**{field: value}), format="json")
     assert response.status_code == 400
     assert field in response.json()
     assert not Patient.objects.exists()
 
 
 def test_patients_create_missing_field_is_400(api, coordinator, facility):
-    body = _patient_body()
+    body = patient_body()
     del body["national_id"]
     response = api(coordinator).post(PATIENTS, body, format="json")
     assert response.status_code == 400
@@ -92,7 +74,7 @@ def test_patients_create_missing_field_is_400(api, coordinator, facility):
 
 def test_patients_create_future_birth_date_is_400(api, coordinator, facility):
     tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
-    response = api(coordinator).post(PATIENTS, _patient_body(date_of_birth=tomorrow), format="json")
+    response = api(coordinator).post(PATIENTS, patient_body(date_of_birth=tomorrow), format="json")
     assert response.status_code == 400
     assert "date_of_birth" in response.json()
     assert not Patient.objects.exists()
@@ -101,7 +83,7 @@ def test_patients_create_future_birth_date_is_400(api, coordinator, facility):
 
 @pytest.mark.parametrize("who", ["nurse", "auditor"])
 def test_patients_create_refused_to_readers(api, request, facility, who):
-    response = api(request.getfixturevalue(who)).post(PATIENTS, _patient_body(), format="json")
+    response = api(request.getfixturevalue(who)).post(PATIENTS, patient_body(), format="json")
     assert response.status_code == 403
     assert not Patient.objects.exists()
     assert not Event.objects.exists()
@@ -111,7 +93,7 @@ def test_patients_anonymous_is_401(api, facility):
     patient = factories.PatientFactory(facility=facility)
     assert api().get(PATIENTS).status_code == 401
     assert api().get(f"{PATIENTS}{patient.case_reference}/").status_code == 401
-    assert api().post(PATIENTS, _patient_body(), format="json").status_code == 401
+    assert api().post(PATIENTS, patient_body(), format="json").status_code == 401
     assert Patient.objects.count() == 1
 
 
@@ -260,7 +242,7 @@ def test_patients_update_invalid_field_is_400(api, coordinator, facility):
 def test_patients_update_put_is_not_allowed(api, coordinator, facility):
     patient = factories.PatientFactory(facility=facility)
     response = api(coordinator).put(
-        f"{PATIENTS}{patient.case_reference}/", _patient_body(), format="json"
+        f"{PATIENTS}{patient.case_reference}/", patient_body(), format="json"
     )
     assert response.status_code == 405
 

@@ -10,12 +10,12 @@ from django.core.exceptions import ValidationError
 from patients.models import Companion, Patient, Returnee
 from patients.names import normalise_name, validate_person_name
 from tests import factories
+from tests.api_helpers import patient_body
 from tests.patients.test_api import (
     COMPANIONS,
     PATIENTS,
     RETURNEES,
     _companion_body,
-    _patient_body,
     _returnee_body,
 )
 
@@ -56,7 +56,7 @@ def test_normalise_name_composes_and_collapses_spaces():
 
 
 def test_names_api_arabic_round_trips_unchanged(api, coordinator, facility):
-    response = api(coordinator).post(PATIENTS, _patient_body(name_arabic=ARABIC), format="json")
+    response = api(coordinator).post(PATIENTS, patient_body(name_arabic=ARABIC), format="json")
     assert response.status_code == 201, response.json()
     reference = response.json()["case_reference"]
     assert Patient.objects.get(case_reference=reference).name_arabic == ARABIC
@@ -65,7 +65,7 @@ def test_names_api_arabic_round_trips_unchanged(api, coordinator, facility):
 
 def test_names_api_stores_the_composed_form(api, coordinator, facility):
     decomposed = unicodedata.normalize("NFD", "Renée Haddad")
-    response = api(coordinator).post(PATIENTS, _patient_body(name_latin=decomposed), format="json")
+    response = api(coordinator).post(PATIENTS, patient_body(name_latin=decomposed), format="json")
     assert response.status_code == 201, response.json()
     saved = Patient.objects.get(case_reference=response.json()["case_reference"])
     assert saved.name_latin == "Renée Haddad" == unicodedata.normalize("NFC", decomposed)
@@ -73,7 +73,7 @@ def test_names_api_stores_the_composed_form(api, coordinator, facility):
 
 @pytest.mark.parametrize("field", ["name_latin", "name_arabic"])
 def test_names_api_refuses_an_override_naming_the_field(api, coordinator, facility, field):
-    response = api(coordinator).post(PATIENTS, _patient_body(**{field: OVERRIDE}), format="json")
+    response = api(coordinator).post(PATIENTS, patient_body(**{field: OVERRIDE}), format="json")
     assert response.status_code == 400
     assert field in response.json()
     assert "U+202E" in str(response.json()[field])

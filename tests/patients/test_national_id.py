@@ -23,6 +23,7 @@ from patients.services import (
     returnee_withdraw,
 )
 from tests import factories
+from tests.api_helpers import admin_patient_form
 
 pytestmark = pytest.mark.django_db
 
@@ -297,39 +298,18 @@ def test_api_patient_create_names_national_id_when_invalid(api, coordinator, fac
     assert "already registered" in json.dumps(response.json()["national_id"])
 
 
-def _admin_patient_form(facility, **overrides):
-    return {
-        "name_latin": "Huda Barhoum",
-        "name_arabic": "هدى برهوم",
-        "national_id": SENTINEL,
-        "date_of_birth": "1979-04-02",
-        "sex": "female",
-        "phone": "",
-        "contact_language": "ar",
-        "facility": facility.pk,
-        "priority": "critical",
-        "clinical_category": "oncology",
-        "diagnosis": "",
-        "companions-TOTAL_FORMS": "0",
-        "companions-INITIAL_FORMS": "0",
-        "referrals-TOTAL_FORMS": "0",
-        "referrals-INITIAL_FORMS": "0",
-        **overrides,
-    }
-
-
 def test_admin_patient_add_shows_a_duplicate_beside_the_field(client, coordinator, facility):
     first = _register(coordinator, facility)
     client.force_login(coordinator)
     url = reverse("admin:patients_patient_add")
-    response = client.post(url, _admin_patient_form(facility, national_id=ARABIC_SENTINEL))
+    response = client.post(url, admin_patient_form(facility, national_id=ARABIC_SENTINEL))
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert list(errors) == ["national_id"]
     assert first.case_reference in errors["national_id"][0]
     assert Patient.objects.count() == 1
     # Another number goes through, stored normalised.
-    response = client.post(url, _admin_patient_form(facility, national_id="٤٠٠ ١٢٣ ٤٥٧"))
+    response = client.post(url, admin_patient_form(facility, national_id="٤٠٠ ١٢٣ ٤٥٧"))
     assert response.status_code == 302
     assert Patient.objects.exclude(pk=first.pk).get().national_id == "400123457"
 
