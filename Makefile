@@ -6,8 +6,16 @@ STAMP := $(VENV)/.installed-stamp
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Debian packages the app needs at run time: gettext (the catalogues), and Pango, HarfBuzz and
+# an Arabic font for WeasyPrint's printed manifests (Arabic shaped and right to left).
+SYSTEM_PACKAGES := gettext libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
+	fonts-hosny-amiri fonts-dejavu-core
+SYSTEM_STAMP := $(VENV)/.system-packages-stamp
+# Hashed, compressed copies of every asset, served by WhiteNoise from var/static.
+STATIC_MANIFEST := var/static/staticfiles.json
+STATIC_SOURCES := $(shell find casetracker patients batches -path '*/static/*' -type f 2>/dev/null)
 
-.PHONY: run test setup lint format check lock makemessages clean
+.PHONY: run test setup static weight lint format check lock makemessages clean
 
 run: setup
 	$(BIN)/python manage.py migrate --noinput
@@ -17,7 +25,20 @@ run: setup
 test: setup check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-setup: $(STAMP) $(MO_FILES)
+# Bytes on the wire of every field page, cold and warm, against the 60 KB / 10 KB budgets.
+weight: setup
+	./scripts/page-weight
+
+setup: $(SYSTEM_STAMP) $(STAMP) $(MO_FILES) $(STATIC_MANIFEST)
+
+static: $(STATIC_MANIFEST)
+
+$(SYSTEM_STAMP): Makefile
+	./scripts/install-system-packages $(SYSTEM_PACKAGES)
+	mkdir -p $(VENV) && touch $@
+
+$(STATIC_MANIFEST): $(STAMP) $(STATIC_SOURCES)
+	$(BIN)/python manage.py collectstatic --noinput -v 0
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,12 +54,11 @@ lock:
 	rm -rf .venv-lock build *.egg-info
 
 # Arabic and English texts; gettext's msgfmt comes from Debian's gettext package.
-%.mo: %.po
-	@command -v msgfmt >/dev/null || ./scripts/install-system-packages gettext
+%.mo: %.po $(SYSTEM_STAMP)
 	msgfmt --check-format -o $@ $<
 
 makemessages: setup
-	$(BIN)/python manage.py makemessages -l ar --no-obsolete --ignore=.venv
+	$(BIN)/python manage.py makemessages -l ar --no-obsolete --ignore=.venv --ignore=var --ignore=tests
 
 FERNET_KEY = from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())
 check: setup

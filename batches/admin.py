@@ -6,65 +6,27 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
+from casetracker.accounts.admin import NothingToSaveMixin
 from casetracker.accounts.admin_base import RoleAdminMixin, ServiceAdminMixin
-from casetracker.accounts.models import Facility
 from casetracker.errors import TransitionRefused
+from patients.admin import refused_message
 
 from . import services
+from .forms import line_label
 from .models import (
     Batch,
     BatchMember,
-    BatchStatus,
-    CancelReason,
     Clearance,
     CrossingQuota,
-    InformationSource,
-    Outcome,
 )
-from .states import LABELS, allowed_transitions
+from .states import LABELS
+from .steps import STEP_FORMS, allowed_steps
 
 # Transitions that need nothing but a confirmation; the others ask for input on their own page.
 SIMPLE = ("prepare", "reopen", "submit", "clear", "depart")
-
-
-class CancelForm(forms.Form):
-    reason_code = forms.ChoiceField(choices=CancelReason.choices)
-    reason_text = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=2000,
-        help_text="What happened, in a sentence. If no reason was given, say so and who said it.",
-    )
-    source = forms.ChoiceField(choices=InformationSource.choices, help_text="Who informed us.")
-
-
-class RescheduleForm(forms.Form):
-    planned_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    staging_facility = forms.ModelChoiceField(
-        queryset=Facility.objects.filter(is_active=True),
-        required=False,
-        help_text="Leave empty to keep the same staging facility.",
-    )
-
-
-class CrossForm(forms.Form):
-    """One outcome per person on board."""
-
-    def __init__(self, *args, lines, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.lines = lines
-        for line in lines:
-            self.fields[f"line_{line.pk}"] = forms.ChoiceField(
-                label=f"{line.kind}: {line.person_reference}",
-                choices=Outcome.choices,
-                initial=Outcome.CROSSED,
-            )
-
-    def outcomes(self) -> dict[int, str]:
-        return {line.pk: self.cleaned_data[f"line_{line.pk}"] for line in self.lines}
-
-
-FORMS = {"cancel": CancelForm, "reschedule": RescheduleForm, "cross": CrossForm}
 
 
 class MemberInline(RoleAdminMixin, admin.TabularInline):
@@ -72,7 +34,7 @@ class MemberInline(RoleAdminMixin, admin.TabularInline):
     extra = 0
     fields = (
         "person",
-        "kind",
+        "kind_label",
         "is_open",
         "end_reason",
         "clearance",
@@ -82,9 +44,13 @@ class MemberInline(RoleAdminMixin, admin.TabularInline):
     readonly_fields = fields
     show_change_link = True
 
-    @admin.display(description="person")
+    @admin.display(description=_("person"))
     def person(self, obj):
-        return obj.person_reference
+        return line_label(obj)
+
+    @admin.display(description=_("kind"))
+    def kind_label(self, obj):
+        return BatchMember._meta.get_field(obj.kind).verbose_name
 
     def get_queryset(self, request):
         return (
@@ -101,7 +67,7 @@ class MemberInline(RoleAdminMixin, admin.TabularInline):
 
 
 @admin.register(Batch)
-class BatchAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class BatchAdmin(NothingToSaveMixin, ServiceAdminMixin, admin.ModelAdmin):
     list_display = ("code", "direction", "planned_date", "staging_facility", "status")
     list_filter = ("status", "direction", "crossing", "staging_facility", "cancel_reason_code")
     list_select_related = ("staging_facility",)
@@ -154,27 +120,24 @@ class BatchAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and self.has_change_permission(request, obj):
-            names = allowed_transitions(obj.status)
-            if obj.status == BatchStatus.CANCELLED and not hasattr(obj, "rescheduled_as"):
-                names.append("reschedule")
             context["transitions"] = [
                 (
-                    name,
-                    LABELS[name],
-                    reverse("admin:batches_batch_transition", args=[obj.pk, name]),
-                    name in FORMS,
+                    step.name,
+                    step.label,
+                    reverse("admin:batches_batch_transition", args=[obj.pk, step.name]),
+                    step.needs_form,
                 )
-                for name in names
+                for step in allowed_steps(obj)
             ]
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def transition_view(self, request, object_id, name):
-        if name not in (*SIMPLE, *FORMS):
+        if name not in (*SIMPLE, *STEP_FORMS):
             raise PermissionDenied
         batch = get_object_or_404(self.get_queryset(request), pk=object_id)
         self.require_write(request)
         change_url = reverse("admin:batches_batch_change", args=[batch.pk])
-        form_class = FORMS.get(name)
+        form_class = STEP_FORMS.get(name)
         extra = {}
         if name == "cross":
             extra["lines"] = list(
@@ -206,45 +169,56 @@ class BatchAdmin(ServiceAdminMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/batches/batch/transition.html", context)
 
-    def _run(self, request, batch, name, change_url, **kwargs):
+    def _step(self, request, batch, name, **kwargs) -> Batch | None:
+        """Take one step through the service and say what came of it; None when refused."""
         try:
             result = getattr(services, f"batch_{name}")(batch=batch, actor=request.user, **kwargs)
-        except TransitionRefused as exc:
-            for problem in exc.problems:
-                self.message_user(request, problem, messages.ERROR)
+        except (TransitionRefused, ValidationError) as exc:
+            summary = gettext("Batch %(code)s was not changed: “%(step)s” is not possible.") % {
+                "code": batch.code,
+                "step": LABELS[name],
+            }
+            self.message_user(request, refused_message(summary, exc), messages.ERROR)
+            return None
+        if name == "reschedule":
+            message = gettext(
+                "Batch %(old)s is rescheduled: new draft batch %(code)s has the same people."
+            ) % {"old": batch.code, "code": result.code}
+        else:
+            message = gettext("Batch %(code)s is now %(status)s.") % {
+                "code": result.code,
+                "status": result.get_status_display(),
+            }
+        self.message_user(request, message, messages.SUCCESS)
+        return result
+
+    def _run(self, request, batch, name, change_url, **kwargs):
+        result = self._step(request, batch, name, **kwargs)
+        if result is None:
             return redirect(change_url)
-        except ValidationError as exc:
-            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
-            return redirect(change_url)
-        self.message_user(request, f"{result.code}: {name} done, now {result.get_status_display()}")
         return redirect(reverse("admin:batches_batch_change", args=[result.pk]))
 
     def _bulk(self, request, queryset, name):
         for batch in queryset:
-            try:
-                getattr(services, f"batch_{name}")(batch=batch, actor=request.user)
-            except TransitionRefused as exc:
-                self.message_user(request, f"{batch.code}: {exc}", messages.ERROR)
-            else:
-                self.message_user(request, f"{batch.code}: {name} done")
+            self._step(request, batch, name)
 
-    @admin.action(description="Prepare selected batches", permissions=["change"])
+    @admin.action(description=_("Prepare selected batches"), permissions=["change"])
     def action_prepare(self, request, queryset):
         self._bulk(request, queryset, "prepare")
 
-    @admin.action(description="Reopen selected batches", permissions=["change"])
+    @admin.action(description=_("Reopen selected batches"), permissions=["change"])
     def action_reopen(self, request, queryset):
         self._bulk(request, queryset, "reopen")
 
-    @admin.action(description="Submit selected batches for vetting", permissions=["change"])
+    @admin.action(description=_("Submit selected batches for vetting"), permissions=["change"])
     def action_submit(self, request, queryset):
         self._bulk(request, queryset, "submit")
 
-    @admin.action(description="Clear selected batches", permissions=["change"])
+    @admin.action(description=_("Clear selected batches"), permissions=["change"])
     def action_clear(self, request, queryset):
         self._bulk(request, queryset, "clear")
 
-    @admin.action(description="Record departure of selected batches", permissions=["change"])
+    @admin.action(description=_("Record departure of selected batches"), permissions=["change"])
     def action_depart(self, request, queryset):
         self._bulk(request, queryset, "depart")
 
@@ -256,17 +230,21 @@ class MemberAddForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if self.instance.pk is not None:
+            return data  # a saved line changes only through its actions
         given = [name for name in ("patient", "companion", "returnee") if data.get(name)]
         if len(given) != 1:
-            raise ValidationError("Choose exactly one of patient, companion or returnee.")
+            raise ValidationError(
+                _("Choose exactly one person: a patient, a companion or a returnee.")
+            )
         return data
 
 
 @admin.register(BatchMember)
-class BatchMemberAdmin(RoleAdminMixin, admin.ModelAdmin):
+class BatchMemberAdmin(NothingToSaveMixin, RoleAdminMixin, admin.ModelAdmin):
     """Manifest lines. Adding a patient here adds no companions: add them as their own lines."""
 
-    list_display = ("__str__", "kind", "person", "clearance", "outcome", "is_open")
+    list_display = ("__str__", "kind_label", "person", "clearance", "outcome", "is_open")
     list_filter = ("clearance", "outcome", "is_open", "batch__status")
     list_select_related = ("batch", "patient", "companion__patient", "returnee")
     search_fields = ("batch__code", "patient__case_reference", "returnee__reference")
@@ -274,9 +252,13 @@ class BatchMemberAdmin(RoleAdminMixin, admin.ModelAdmin):
     actions = ["clearance_approved", "clearance_rejected", "remove"]
     form = MemberAddForm
 
-    @admin.display(description="person")
+    @admin.display(description=_("person"))
     def person(self, obj):
-        return obj.person_reference
+        return line_label(obj)
+
+    @admin.display(description=_("kind"))
+    def kind_label(self, obj):
+        return BatchMember._meta.get_field(obj.kind).verbose_name
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -301,51 +283,67 @@ class BatchMemberAdmin(RoleAdminMixin, admin.ModelAdmin):
                     batch=data["batch"], returnee=data["returnee"], actor=actor
                 )
         except TransitionRefused as exc:
-            raise ValidationError(str(exc)) from exc
+            raise ValidationError(exc.problems) from exc
         obj.__dict__.update(saved.__dict__)
 
     def add_view(self, request, form_url="", extra_context=None):
         try:
             return super().add_view(request, form_url, extra_context)
         except ValidationError as exc:
-            self.message_user(request, "; ".join(exc.messages), messages.ERROR)
+            summary = gettext("Nobody was added to the batch:")
+            self.message_user(request, refused_message(summary, exc), messages.ERROR)
             return redirect(request.get_full_path())
 
     def _clearance(self, request, queryset, clearance):
         for line in queryset:
+            names = {
+                "person": line_label(line),
+                "code": line.batch.code,
+                "clearance": Clearance(clearance).label,
+            }
             try:
                 services.batch_record_clearance(
                     batch=line.batch, member=line, clearance=clearance, actor=request.user
                 )
             except (TransitionRefused, ValidationError) as exc:
-                self.message_user(request, f"{line}: {exc}", messages.ERROR)
+                summary = (
+                    gettext("Clearance of %(person)s on batch %(code)s was not recorded:") % names
+                )
+                self.message_user(request, refused_message(summary, exc), messages.ERROR)
             else:
-                self.message_user(request, f"{line}: clearance {clearance}")
+                message = (
+                    gettext("Clearance of %(person)s on batch %(code)s recorded: %(clearance)s.")
+                    % names
+                )
+                self.message_user(request, message, messages.SUCCESS)
 
-    @admin.action(description="Record clearance: approved", permissions=["change"])
+    @admin.action(description=_("Record clearance: approved"), permissions=["change"])
     def clearance_approved(self, request, queryset):
         self._clearance(request, queryset, Clearance.APPROVED)
 
-    @admin.action(description="Record clearance: rejected", permissions=["change"])
+    @admin.action(description=_("Record clearance: rejected"), permissions=["change"])
     def clearance_rejected(self, request, queryset):
         self._clearance(request, queryset, Clearance.REJECTED)
 
-    @admin.action(description="Remove from draft batch", permissions=["change"])
+    @admin.action(description=_("Take off the draft batch"), permissions=["change"])
     def remove(self, request, queryset):
         for line in queryset:
             # Removing a patient removes their companions: those lines may be gone already.
             if not BatchMember.objects.filter(pk=line.pk).exists():
                 continue
+            names = {"person": line_label(line), "code": line.batch.code}
             try:
                 services.batch_remove_member(batch=line.batch, member=line, actor=request.user)
             except (TransitionRefused, ValidationError) as exc:
-                self.message_user(request, f"{line}: {exc}", messages.ERROR)
+                summary = gettext("%(person)s was not taken off batch %(code)s:") % names
+                self.message_user(request, refused_message(summary, exc), messages.ERROR)
             else:
-                self.message_user(request, f"{line}: removed")
+                message = gettext("%(person)s is taken off batch %(code)s.") % names
+                self.message_user(request, message, messages.SUCCESS)
 
 
 @admin.register(CrossingQuota)
-class CrossingQuotaAdmin(RoleAdminMixin, admin.ModelAdmin):
+class CrossingQuotaAdmin(NothingToSaveMixin, RoleAdminMixin, admin.ModelAdmin):
     list_display = ("date", "crossing", "direction", "agreed_patients", "agreed_companions")
     list_filter = ("crossing", "direction")
     date_hierarchy = "date"

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from casetracker.errors import TransitionRefused
+from casetracker.errors import TransitionRefused, state_word
 
 from .models import BatchStatus as S
 
@@ -41,10 +41,24 @@ LABELS = {
 }
 
 
+# What a refused step says, one sentence per step so that every language can word it.
+_CANNOT = {
+    "prepare": _("batch %(code)s is %(status)s: cannot prepare it"),
+    "reopen": _("batch %(code)s is %(status)s: cannot reopen it"),
+    "submit": _("batch %(code)s is %(status)s: cannot submit it"),
+    "clear": _("batch %(code)s is %(status)s: cannot clear it"),
+    "depart": _("batch %(code)s is %(status)s: cannot depart it"),
+    "cross": _("batch %(code)s is %(status)s: cannot cross it"),
+    "cancel": _("batch %(code)s is %(status)s: cannot cancel it"),
+}
+
+
 def check(name: str, batch) -> Transition:
     transition = TRANSITIONS[name]
     if batch.status not in transition.sources:
-        raise TransitionRefused(f"batch {batch.code} is {batch.status}: cannot {name} it")
+        raise TransitionRefused(
+            str(_CANNOT[name] % {"code": batch.code, "status": state_word(batch.status)})
+        )
     return transition
 
 

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_htmx",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -55,6 +56,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # HTML and JSON leave compressed (static files already are, by WhiteNoise). Django's gzip
+    # pads each answer with random bytes against BREACH, and CSRF tokens are masked per answer.
+    "django.middleware.gzip.GZipMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -62,6 +66,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in user's own language wins over the browser's (the switch changes it).
+    "casetracker.accounts.language.UserLanguageMiddleware",
     "casetracker.accounts.sessions.SessionLifetimeMiddleware",
     "django_otp.middleware.OTPMiddleware",
     # Holds a signed-in session that has not passed the second factor on the two-factor pages.
@@ -70,6 +76,7 @@ MIDDLEWARE = [
     "casetracker.accounts.permissions.RoutePolicyMiddleware",
     "casetracker.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "casetracker.audit.middleware.AuditContextMiddleware",
     # Last: turns a sign-in refused for lockout into the lockout answer.
@@ -92,6 +99,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "casetracker.notifications.context_processors.notifications",
+                "casetracker.navigation.navigation",
             ],
         },
     },
@@ -212,16 +220,21 @@ AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ar", "العربية")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Day-first dates and 24-hour times in both languages (casetracker/formats/).
+FORMAT_MODULE_PATH = ["casetracker.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Gaza")
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-# The admin's and the API docs' assets are served by the app itself (no CDN). Production sets
-# STATIC_ROOT, runs `collectstatic` and may turn the finders off; `make run` and the tests serve
-# the assets straight from the installed packages.
-STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
-WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+# Every asset is served by the app itself (no CDN), from STATIC_ROOT, filled by `collectstatic`
+# (`make static`, run by `make run` and `make test`): names carry a hash of the content, so
+# browsers keep them for a year, and WhiteNoise serves them pre-compressed.
+STATIC_ROOT = env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # --- Domain rules ---------------------------------------------------------------------------
 MAX_COMPANIONS_PER_PATIENT = env.int("MAX_COMPANIONS_PER_PATIENT", default=2)

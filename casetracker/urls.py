@@ -17,6 +17,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("account/two-factor/", include("casetracker.accounts.twofactor.urls")),
     path("inbox/", include("casetracker.notifications.urls")),
+    path("", include("patients.urls")),
+    path("", include("batches.urls")),
     path("api/v1/", include("casetracker.api.urls")),
     path("api/v1/", include("patients.api.urls")),
     path("api/v1/", include("batches.api.urls")),
@@ -32,7 +34,7 @@ urlpatterns = [
         REDOC_SEARCH_WORKER(SpectacularRedocView.as_view(url_name="schema")),
         name="api-redoc",
     ),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", views.set_language, name="set_language"),
 ]
 
 # Under /api/ an unmatched URL answers JSON like every API error (casetracker/api/handlers.py).

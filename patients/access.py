@@ -7,7 +7,7 @@ and from which facility, and when, `record_event` adds. Only auditors and admins
 (`EventQuerySet.visible_to`).
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.db import transaction
 
@@ -89,3 +89,47 @@ def log_access(
             actor=actor,
             details=details,
         )
+
+
+# --- National ID numbers on pages and manifests ---------------------------------------------
+
+MASK = "•"
+SHOWN_DIGITS = 4
+
+
+def shows_full_national_id(user) -> bool:
+    """Coordinators and admins see whole national ID numbers (they register and match cases,
+    and the border checks them); hospital staff and auditors see the last four digits, enough
+    to check a card in hand against the record."""
+    return user_role(user) in (Role.COORDINATOR, Role.ADMIN)
+
+
+def mask_national_id(number: str) -> str:
+    """ "400123456" -> "•••••3456"; a number of four digits or fewer is masked whole."""
+    number = number or ""
+    if len(number) <= SHOWN_DIGITS:
+        return MASK * len(number)
+    return MASK * (len(number) - SHOWN_DIGITS) + number[-SHOWN_DIGITS:]
+
+
+def national_id_for(user, number: str) -> str:
+    """The number as this user may see it."""
+    return number if shows_full_national_id(user) else mask_national_id(number)
+
+
+def log_people_shown(*, actor, people: Iterable[Patient | Companion | Returnee]) -> None:
+    """A page that names people (a manifest, a day's alerts): one list event for the cases (a
+    companion counts under their patient's case) and one for the returnees, if any."""
+    cases: dict[int, Patient] = {}
+    returnees: dict[int, Returnee] = {}
+    for person in people:
+        if isinstance(person, Returnee):
+            returnees[person.pk] = person
+        else:
+            case = person if isinstance(person, Patient) else person.patient
+            cases[case.pk] = case
+    if cases:
+        log_access(actor=actor, category=Category.IDENTITY, results=list(cases.values()))
+    if returnees:
+        rows = list(returnees.values())
+        log_access(actor=actor, category=Category.IDENTITY, results=rows, model=Returnee)

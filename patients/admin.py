@@ -4,16 +4,26 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils.html import format_html_join
+from django.utils import formats, timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from casetracker.accounts.admin import NothingToSaveMixin
 from casetracker.accounts.admin_base import RoleAdminMixin, ServiceAdminMixin
 from casetracker.accounts.roles import Role, user_role
 from casetracker.errors import TransitionRefused
+from casetracker.text import listed
 
 from . import services
-from .access import Category, log_access, record_category
+from .access import (
+    Category,
+    log_access,
+    mask_national_id,
+    record_category,
+    shows_full_national_id,
+)
 from .fields import validate_national_id
 from .models import (
     READINESS_FLAGS,
@@ -27,6 +37,24 @@ from .models import (
 )
 from .names import normalise_name, validate_person_name
 from .selectors import patient_search, search_kind
+
+
+def problems_of(exc: Exception) -> list[str]:
+    """The readable reasons a service gave for refusing."""
+    if isinstance(exc, TransitionRefused):
+        return exc.problems
+    if isinstance(exc, ValidationError):
+        return exc.messages
+    return [str(exc)]
+
+
+def refused_message(summary: str, exc: Exception):
+    """One message: what was not done, then each reason on its own line."""
+    return format_html(
+        "{}<ul>{}</ul>",
+        summary,
+        format_html_join("", "<li>{}</li>", ((problem,) for problem in problems_of(exc))),
+    )
 
 
 class AccessLoggedAdminMixin:
@@ -117,6 +145,25 @@ class NationalIdCheckMixin:
         return form
 
 
+class ShownNationalIdAdminMixin:
+    """Whole national ID numbers for coordinators and admins; everyone else reads the last four
+    digits (the rule of the pages, the API and the manifests: `patients.access`)."""
+
+    def get_exclude(self, request, obj=None):
+        excluded = list(super().get_exclude(request, obj) or ())
+        return excluded if shows_full_national_id(request.user) else [*excluded, "national_id"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if shows_full_national_id(request.user):
+            return fields
+        return [*(f for f in fields if f != "national_id"), "national_id_shown"]
+
+    @admin.display(description=_("national ID"))
+    def national_id_shown(self, obj) -> str:
+        return mask_national_id(obj.national_id) if obj is not None else ""
+
+
 class CompanionInline(RoleAdminMixin, admin.TabularInline):
     model = Companion
     extra = 0
@@ -139,7 +186,12 @@ class ReferralInline(CompanionInline):
 
 @admin.register(Patient)
 class PatientAdmin(
-    AccessLoggedAdminMixin, NationalIdCheckMixin, ServiceAdminMixin, admin.ModelAdmin
+    AccessLoggedAdminMixin,
+    ShownNationalIdAdminMixin,
+    NationalIdCheckMixin,
+    NothingToSaveMixin,
+    ServiceAdminMixin,
+    admin.ModelAdmin,
 ):
     list_display = (
         "case_reference",
@@ -160,8 +212,11 @@ class PatientAdmin(
     instance_kwarg = "patient"
 
     def get_exclude(self, request, obj=None):
+        excluded = list(super().get_exclude(request, obj) or ())
         # Auditors review history, not clinical detail.
-        return ("diagnosis",) if user_role(request.user) is Role.AUDITOR else ()
+        if user_role(request.user) is Role.AUDITOR:
+            excluded.append("diagnosis")
+        return excluded
 
     def access_category(self, request) -> str:
         return record_category(request.user)
@@ -196,25 +251,35 @@ class PatientAdmin(
         return TemplateResponse(request, "admin/patients/patient/find.html", context)
 
     def _record_status(self, request, queryset, status):
+        names = {"case": "", "status": PatientStatus(status).label}
         for patient in queryset:
+            names["case"] = patient.case_reference
             try:
                 services.patient_set_status(patient=patient, status=status, actor=request.user)
             except (TransitionRefused, ValidationError) as exc:
-                self.message_user(request, f"{patient}: {exc}", messages.ERROR)
+                summary = gettext("Patient %(case)s was not recorded as %(status)s:") % names
+                self.message_user(request, refused_message(summary, exc), messages.ERROR)
             else:
-                self.message_user(request, f"{patient}: recorded as {status}")
+                message = gettext("Patient %(case)s is now recorded as %(status)s.") % names
+                self.message_user(request, message, messages.SUCCESS)
 
-    @admin.action(description="Record as withdrawn", permissions=["change"])
+    @admin.action(description=_("Record as withdrawn"), permissions=["change"])
     def record_withdrawn(self, request, queryset):
         self._record_status(request, queryset, PatientStatus.WITHDRAWN)
 
-    @admin.action(description="Record as deceased", permissions=["change"])
+    @admin.action(description=_("Record as deceased"), permissions=["change"])
     def record_deceased(self, request, queryset):
         self._record_status(request, queryset, PatientStatus.DECEASED)
 
 
 @admin.register(Companion)
-class CompanionAdmin(AccessLoggedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class CompanionAdmin(
+    AccessLoggedAdminMixin,
+    ShownNationalIdAdminMixin,
+    NothingToSaveMixin,
+    ServiceAdminMixin,
+    admin.ModelAdmin,
+):
     list_display = ("id", "patient", "relationship", "is_guardian")
     list_select_related = ("patient",)
     search_fields = ("patient__case_reference",)
@@ -224,11 +289,14 @@ class CompanionAdmin(AccessLoggedAdminMixin, ServiceAdminMixin, admin.ModelAdmin
     instance_kwarg = "companion"
 
     def get_readonly_fields(self, request, obj=None):
-        return ("patient",) if obj else ()
+        fields = list(super().get_readonly_fields(request, obj))
+        return ["patient", *fields] if obj else fields
 
 
 @admin.register(Referral)
-class ReferralAdmin(AccessLoggedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class ReferralAdmin(
+    AccessLoggedAdminMixin, NothingToSaveMixin, ServiceAdminMixin, admin.ModelAdmin
+):
     list_display = ("number", "patient", "specialty", "destination_country", "expires_on", "status")
     list_filter = ("status", "destination_country")
     list_select_related = ("patient",)
@@ -245,23 +313,27 @@ class ReferralAdmin(AccessLoggedAdminMixin, ServiceAdminMixin, admin.ModelAdmin)
         return [f.name for f in Referral._meta.fields if f.name != "id"]
 
     def _decide(self, request, queryset, status):
+        names = {"number": "", "status": ReferralStatus(status).label}
         for referral in queryset:
+            names["number"] = referral.number
             try:
                 services.referral_decide(referral=referral, status=status, actor=request.user)
             except (TransitionRefused, ValidationError) as exc:
-                self.message_user(request, f"{referral}: {exc}", messages.ERROR)
+                summary = gettext("Referral %(number)s was not recorded as %(status)s:") % names
+                self.message_user(request, refused_message(summary, exc), messages.ERROR)
             else:
-                self.message_user(request, f"{referral}: {status}")
+                message = gettext("Referral %(number)s is now %(status)s.") % names
+                self.message_user(request, message, messages.SUCCESS)
 
-    @admin.action(description="Approve", permissions=["change"])
+    @admin.action(description=_("Approve"), permissions=["change"])
     def approve(self, request, queryset):
         self._decide(request, queryset, ReferralStatus.APPROVED)
 
-    @admin.action(description="Reject", permissions=["change"])
+    @admin.action(description=_("Reject"), permissions=["change"])
     def reject(self, request, queryset):
         self._decide(request, queryset, ReferralStatus.REJECTED)
 
-    @admin.action(description="Mark expired", permissions=["change"])
+    @admin.action(description=_("Mark expired"), permissions=["change"])
     def expire(self, request, queryset):
         self._decide(request, queryset, ReferralStatus.EXPIRED)
 
@@ -269,17 +341,8 @@ class ReferralAdmin(AccessLoggedAdminMixin, ServiceAdminMixin, admin.ModelAdmin)
         return Category.CLINICAL  # the specialty and the hospital abroad
 
 
-def _describe_change(change) -> str:
-    # The note's text is left out: it may carry clinical detail and the page is seen by auditors.
-    return ", ".join(
-        "note changed" if name == "note" else f"{name} {change.old.get(name)} → {value}"
-        for name, value in change.new.items()
-        if change.old.get(name) != value
-    )
-
-
 @admin.register(Readiness)
-class ReadinessAdmin(AccessLoggedAdminMixin, RoleAdminMixin, admin.ModelAdmin):
+class ReadinessAdmin(AccessLoggedAdminMixin, NothingToSaveMixin, RoleAdminMixin, admin.ModelAdmin):
     """Hospital staff report here whether their patients are ready to travel."""
 
     list_display = ("patient", *READINESS_FLAGS, "updated_at")
@@ -305,18 +368,19 @@ class ReadinessAdmin(AccessLoggedAdminMixin, RoleAdminMixin, admin.ModelAdmin):
             return [f for f in fields if f != "note"]
         return fields
 
-    @admin.display(description="History (newest first)")
+    @admin.display(description=_("History (newest first)"))
     def history(self, obj):
         changes = obj.patient.readiness_history.select_related("changed_by")
         rows = (
             (
-                f"{c.changed_at:%Y-%m-%d %H:%M}",
+                # In the deployment's time zone and the reader's format, as the other times.
+                formats.localize(timezone.localtime(c.changed_at)),
                 c.changed_by.username if c.changed_by else "-",
-                _describe_change(c),
+                listed(c.in_words(show_note=False)),
             )
             for c in changes
         )
-        return format_html_join(mark_safe("<br>"), "{} {}: {}", rows) or "-"
+        return format_html_join(mark_safe("<br>"), "{} <bdi>{}</bdi>: {}", rows) or "-"
 
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in form.changed_data}
@@ -326,7 +390,12 @@ class ReadinessAdmin(AccessLoggedAdminMixin, RoleAdminMixin, admin.ModelAdmin):
 
 @admin.register(Returnee)
 class ReturneeAdmin(
-    AccessLoggedAdminMixin, NationalIdCheckMixin, ServiceAdminMixin, admin.ModelAdmin
+    AccessLoggedAdminMixin,
+    ShownNationalIdAdminMixin,
+    NationalIdCheckMixin,
+    NothingToSaveMixin,
+    ServiceAdminMixin,
+    admin.ModelAdmin,
 ):
     list_display = ("reference", "left_on", "status", "registered_at")
     list_filter = ("status",)
@@ -336,15 +405,26 @@ class ReturneeAdmin(
     create_service = services.returnee_register
 
     def get_readonly_fields(self, request, obj=None):
+        shown = super().get_readonly_fields(request, obj)
         if obj is None:
-            return self.readonly_fields
-        # The lookup hash means nothing to a reader and stays out of every page.
-        return [f.name for f in Returnee._meta.fields if f.name not in ("id", "national_id_hash")]
+            return shown
+        # Once registered, nothing changes here. The lookup hash means nothing to a reader and
+        # stays out of every page; the number is masked for those who see its last digits.
+        hidden = {"id", "national_id_hash"}
+        if "national_id_shown" in shown:
+            hidden.add("national_id")
+        others = [f.name for f in Returnee._meta.fields if f.name not in hidden]
+        return [*dict.fromkeys([*others, *shown])]
 
-    @admin.action(description="Record as withdrawn", permissions=["change"])
+    @admin.action(description=_("Record as withdrawn"), permissions=["change"])
     def withdraw(self, request, queryset):
         for returnee in queryset:
+            names = {"reference": returnee.reference}
             try:
                 services.returnee_withdraw(returnee=returnee, actor=request.user)
-            except TransitionRefused as exc:
-                self.message_user(request, f"{returnee}: {exc}", messages.ERROR)
+            except (TransitionRefused, ValidationError) as exc:
+                summary = gettext("Returnee %(reference)s was not recorded as withdrawn:") % names
+                self.message_user(request, refused_message(summary, exc), messages.ERROR)
+            else:
+                message = gettext("Returnee %(reference)s is now recorded as withdrawn.") % names
+                self.message_user(request, message, messages.SUCCESS)

@@ -7,6 +7,7 @@ with half the data); the key check at start-up catches malformed keys before tha
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext as _
 
 from casetracker import crypto
 
@@ -28,7 +29,7 @@ def validate_national_id(value: str) -> None:
     normalised = normalise_national_id(value)
     if not (normalised.isascii() and normalised.isdigit()):
         raise ValidationError(
-            "a national ID is made of digits only (spaces and dashes are ignored)",
+            _("a national ID is made of digits only (spaces and dashes are ignored)"),
             code="national_id_digits",
         )
 

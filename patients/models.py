@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from casetracker.accounts.roles import Role, user_role
@@ -91,6 +93,9 @@ class PersonFields(models.Model):
             kwargs["update_fields"] = {*update_fields, "national_id_hash"}
         super().save(*args, **kwargs)
 
+    def age_on(self, on: date) -> int:
+        return age_on(self.date_of_birth, on)
+
     def clean_fields(self, exclude=None) -> None:
         # Before the validators: the stored name is the normalised one.
         for name in ("name_latin", "name_arabic"):
@@ -102,7 +107,7 @@ class PersonFields(models.Model):
     def clean(self) -> None:
         super().clean()
         if self.date_of_birth and self.date_of_birth > timezone.localdate():
-            raise ValidationError({"date_of_birth": "date of birth is in the future"})
+            raise ValidationError({"date_of_birth": gettext("date of birth is in the future")})
 
 
 def _facility_scoped(qs, user, facility_path: str):
@@ -120,11 +125,28 @@ class PatientQuerySet(models.QuerySet):
 
     def queue_order(self) -> "PatientQuerySet":
         """Most urgent first; within a priority, who registered first."""
-        rank = models.Case(
-            *(models.When(priority=p, then=models.Value(r)) for p, r in PRIORITY_RANK.items()),
-            output_field=models.IntegerField(),
+        return self.alias(priority_rank=priority_rank()).order_by(
+            "priority_rank", "registered_at", "id"
         )
-        return self.alias(priority_rank=rank).order_by("priority_rank", "registered_at", "id")
+
+
+def priority_rank() -> models.Case:
+    """0 for critical, 1 urgent, 2 routine: the queue's first sort key. The waiting queue's
+    expression index is built on the same expression, so PostgreSQL reads the queue in order
+    instead of sorting every waiting case."""
+    return models.Case(
+        *(models.When(priority=p, then=models.Value(r)) for p, r in PRIORITY_RANK.items()),
+        output_field=models.IntegerField(),
+    )
+
+
+MOBILITY_NEEDS = (
+    "needs_stretcher",
+    "needs_wheelchair",
+    "needs_oxygen",
+    "needs_incubator",
+    "needs_escort_nurse",
+)
 
 
 class Patient(PersonFields):
@@ -180,6 +202,15 @@ class Patient(PersonFields):
         verbose_name = _("patient")
         verbose_name_plural = _("patients")
         ordering = ["registered_at", "id"]
+        indexes = [
+            models.Index(
+                priority_rank(),
+                "registered_at",
+                "id",
+                name="patient_waiting_queue",
+                condition=Q(status="waiting"),
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=PatientStatus.values), name="patient_status_valid"
@@ -201,10 +232,18 @@ class Patient(PersonFields):
     def clean(self) -> None:
         super().clean()
         if self.sms_consent and not self.phone.strip():
-            raise ValidationError({"phone": "a phone number is needed to send SMS"})
+            raise ValidationError({"phone": gettext("a phone number is needed to send SMS")})
 
     def is_child_on(self, on: date) -> bool:
         return age_on(self.date_of_birth, on) < settings.ADULT_AGE
+
+    def mobility_needs(self) -> list[str]:
+        """The transport needs set on the case, as their translated labels."""
+        return [
+            str(self._meta.get_field(name).verbose_name)
+            for name in MOBILITY_NEEDS
+            if getattr(self, name)
+        ]
 
 
 class CompanionQuerySet(models.QuerySet):
@@ -218,7 +257,9 @@ class Companion(PersonFields):
     )
     relationship = models.CharField(max_length=50, verbose_name=_("relationship"))
     is_guardian = models.BooleanField(default=False, verbose_name=_("is guardian"))
-    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, verbose_name=_("created at")
+    )
 
     objects = CompanionQuerySet.as_manager()
 
@@ -239,7 +280,7 @@ class Companion(PersonFields):
     def clean(self) -> None:
         super().clean()
         if self.is_guardian and self.date_of_birth and not self.is_adult_on(timezone.localdate()):
-            raise ValidationError({"is_guardian": "a guardian must be an adult"})
+            raise ValidationError({"is_guardian": gettext("a guardian must be an adult")})
 
 
 class ReferralStatus(models.TextChoices):
@@ -284,7 +325,9 @@ class Referral(models.Model):
         default=ReferralStatus.PENDING,
         verbose_name=_("status"),
     )
-    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, verbose_name=_("created at")
+    )
 
     objects = ReferralQuerySet.as_manager()
 
@@ -308,7 +351,7 @@ class Referral(models.Model):
     def clean(self) -> None:
         super().clean()
         if self.expires_on and self.issued_on and self.expires_on < self.issued_on:
-            raise ValidationError({"expires_on": "expiry date is before the issue date"})
+            raise ValidationError({"expires_on": gettext("expiry date is before the issue date")})
 
 
 READINESS_FLAGS = ("fit_to_travel", "documents_ready", "companions_present", "transport_confirmed")
@@ -356,6 +399,19 @@ class Readiness(models.Model):
     def snapshot(self) -> dict:
         return {name: getattr(self, name) for name in (*READINESS_FLAGS, "note")}
 
+    def missing(self, *, with_companions: bool = True) -> list[str]:
+        """The readiness items not yet reported, by flag name. Companions need to be present
+        only when some travel with the patient."""
+        return [
+            name
+            for name in READINESS_FLAGS
+            if not getattr(self, name) and (with_companions or name != "companions_present")
+        ]
+
+    @classmethod
+    def label(cls, flag: str) -> str:
+        return str(cls._meta.get_field(flag).verbose_name)
+
 
 class ReadinessChange(models.Model):
     """History: one row per update, with the values before and after."""
@@ -386,6 +442,35 @@ class ReadinessChange(models.Model):
 
     def __str__(self) -> str:
         return f"readiness change of {self.patient_id} at {self.changed_at:%Y-%m-%d %H:%M}"
+
+    def in_words(self, *, show_note: bool) -> list[str]:
+        """The change in the reader's language ("Fit to travel: yes (was no)"); the note's
+        text only for a reader who may see it (never auditors: it may hold clinical detail)."""
+        words = []
+        for name in READINESS_FLAGS:
+            old, new = self.old.get(name), self.new.get(name)
+            if old != new:
+                words.append(
+                    gettext("%(item)s: %(new)s (was %(old)s)")
+                    % {
+                        "item": capfirst(Readiness.label(name)),
+                        "new": yes_no(new),
+                        "old": yes_no(old),
+                    }
+                )
+        old_note, new_note = self.old.get("note") or "", self.new.get("note") or ""
+        if old_note != new_note:
+            if not show_note:
+                words.append(gettext("note changed"))
+            elif new_note:
+                words.append(gettext("note: %(text)s") % {"text": new_note})
+            else:
+                words.append(gettext("note removed"))
+        return words
+
+
+def yes_no(value) -> str:
+    return gettext("yes") if value else gettext("no")
 
 
 class ReturneeStatus(models.TextChoices):
@@ -446,7 +531,10 @@ class Returnee(PersonFields):
         war_start = date.fromisoformat(settings.RETURN_ELIGIBLE_LEFT_AFTER)
         if self.left_on < war_start:
             raise ValidationError(
-                {"left_on": f"only people who left on or after {war_start.isoformat()} may return"}
+                {
+                    "left_on": gettext("only people who left on or after %(day)s may return")
+                    % {"day": war_start.isoformat()}
+                }
             )
         if self.left_on > timezone.localdate():
-            raise ValidationError({"left_on": "date they left is in the future"})
+            raise ValidationError({"left_on": gettext("date they left is in the future")})

@@ -4,6 +4,7 @@ name reads (a right-to-left override can make "EV-123 Ahmad" display as another 
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 # Joiners shape Arabic and Persian letters and belong in names; every other format character
 # (direction marks, overrides, isolates, the byte-order mark, soft hyphens) does not.
@@ -20,7 +21,10 @@ def validate_person_name(value: str) -> None:
         category = unicodedata.category(character)
         if category == "Cc" or (category == "Cf" and character not in ALLOWED_FORMAT_CHARACTERS):
             raise ValidationError(
-                "names may not contain control or text-direction characters "
-                f"(found U+{ord(character):04X})",
+                _(
+                    "names may not contain control or text-direction characters "
+                    "(found %(character)s)"
+                )
+                % {"character": f"U+{ord(character):04X}"},
                 code="invisible_character",
             )

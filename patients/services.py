@@ -94,7 +94,9 @@ def _assign(instance, data: dict[str, Any], allowed: tuple[str, ...]) -> list[st
     """Set the given fields; returns the names (never the values) of those that changed."""
     unknown = set(data) - set(allowed)
     if unknown:
-        raise ValidationError({name: "this field cannot be set here" for name in sorted(unknown)})
+        raise ValidationError(
+            {name: _("this field cannot be set here") for name in sorted(unknown)}
+        )
     if isinstance(data.get("national_id"), str):
         # "٤٠٠ ١٢٣" typed again for a stored "400123" is no change.
         data = {**data, "national_id": normalise_national_id(data["national_id"])}
@@ -194,7 +196,8 @@ def patient_update(*, patient: Patient, actor, **data: Any) -> Patient:
 def patient_move(*, patient: Patient, to: str) -> str:
     """Move a locked patient along the declared transitions; returns the old status.
     Called by the batch services inside their transaction."""
-    check_transition(PATIENT_TRANSITIONS, patient.status, to, f"patient {patient.case_reference}")
+    what = _("patient %(ref)s") % {"ref": patient.case_reference}
+    check_transition(PATIENT_TRANSITIONS, patient.status, to, what)
     old = patient.status
     patient.status = to
     patient.save(update_fields=["status", "updated_at"])
@@ -205,11 +208,12 @@ def patient_move(*, patient: Patient, to: str) -> str:
 def patient_set_status(*, patient: Patient, status: str, actor, reason_text: str = "") -> Patient:
     """Record a death or a withdrawal of a waiting patient."""
     if status not in (PatientStatus.DECEASED, PatientStatus.WITHDRAWN):
-        raise ValidationError({"status": "only deceased or withdrawn can be recorded directly"})
+        raise ValidationError({"status": _("only deceased or withdrawn can be recorded directly")})
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
     if patient.status == PatientStatus.SCHEDULED:
         raise TransitionRefused(
-            f"patient {patient.case_reference} is in an open batch: remove them from it first"
+            _("patient %(ref)s is in an open batch: remove them from it first")
+            % {"ref": patient.case_reference}
         )
     old = patient_move(patient=patient, to=status)
     _patient_event(
@@ -261,6 +265,61 @@ def companion_update(*, companion: Companion, actor, **data: Any) -> Companion:
     return companion
 
 
+# --- A whole case at once -------------------------------------------------------------------
+
+
+class RegistrationRefused(ValidationError):
+    """A registration of a case refused in one or more of its parts. `parts` lists
+    `(part, index, error)`: part is "patient", "companion" (index: its place in the list given)
+    or "referral"; error is the `ValidationError` of that part, with its fields' messages.
+    As a plain `ValidationError` its fields read `companions.1.date_of_birth`."""
+
+    def __init__(self, parts: list[tuple[str, int | None, ValidationError]]):
+        self.parts = parts
+        flat: dict[str, list] = {}
+        for part, index, error in parts:
+            prefix = f"companions.{index}" if part == "companion" else part
+            for name, messages in error.message_dict.items():
+                flat.setdefault(f"{prefix}.{name}", []).extend(messages)
+        super().__init__(flat)
+
+
+def _error_of(exc: ValidationError) -> ValidationError:
+    # A message without a field (full_clean's own, or a plain ValidationError) goes on the form.
+    return exc if hasattr(exc, "error_dict") else ValidationError({"__all__": exc.messages})
+
+
+@transaction.atomic
+def patient_register_with_family(
+    *, actor, patient: dict[str, Any], companions: list[dict[str, Any]], referral: dict | None
+) -> Patient:
+    """Register a case with its companions and its referral, all or nothing: a companion or a
+    referral refused leaves no patient behind. Each part goes through its own service
+    (`patient_register`, `companion_add`, `referral_create`), so the events are theirs.
+    Every part is checked before giving up, so the user sees every mistake at once; the error
+    is a `RegistrationRefused` naming the part of each message."""
+    try:
+        case = patient_register(actor=actor, **patient)
+    except ValidationError as exc:
+        raise RegistrationRefused([("patient", None, _error_of(exc))]) from exc
+    refused: list[tuple[str, int | None, ValidationError]] = []
+    # Each service call is its own savepoint: a refused part is undone alone, the others are
+    # checked, and the whole transaction is rolled back below if anything was refused.
+    for index, data in enumerate(companions):
+        try:
+            companion_add(patient=case, actor=actor, **data)
+        except ValidationError as exc:
+            refused.append(("companion", index, _error_of(exc)))
+    if referral is not None:
+        try:
+            referral_create(patient=case, actor=actor, **referral)
+        except ValidationError as exc:
+            refused.append(("referral", None, _error_of(exc)))
+    if refused:
+        raise RegistrationRefused(refused)
+    return case
+
+
 # --- Referrals ------------------------------------------------------------------------------
 
 
@@ -293,13 +352,16 @@ REFERRAL_DECISIONS = {
 def referral_decide(*, referral: Referral, status: str, actor) -> Referral:
     """Record the decision on a referral (approved, rejected, or expired)."""
     if status not in ReferralStatus.values:
-        raise ValidationError({"status": f"unknown referral status {status!r}"})
+        raise ValidationError(
+            {"status": _("unknown referral status %(status)r") % {"status": status}}
+        )
     referral = (
         Referral.objects.select_for_update(of=("self",))
         .select_related("patient")
         .get(pk=referral.pk)
     )
-    check_transition(REFERRAL_DECISIONS, referral.status, status, f"referral {referral.number}")
+    what = _("referral %(number)s") % {"number": referral.number}
+    check_transition(REFERRAL_DECISIONS, referral.status, status, what)
     old, referral.status = referral.status, status
     referral.save(update_fields=["status"])
     _patient_event(
@@ -323,8 +385,8 @@ def readiness_update(*, patient: Patient, actor, **changes: Any) -> Readiness:
     allowed = (*READINESS_FLAGS, "note")
     unknown = set(changes) - set(allowed)
     if unknown:
-        raise ValidationError({name: "not a readiness field" for name in sorted(unknown)})
-    readiness, _ = Readiness.objects.select_for_update().get_or_create(patient=patient)
+        raise ValidationError({name: _("not a readiness field") for name in sorted(unknown)})
+    readiness, _created = Readiness.objects.select_for_update().get_or_create(patient=patient)
     old = readiness.snapshot()
     for name, value in changes.items():
         setattr(readiness, name, value)
@@ -370,7 +432,8 @@ def returnee_register(*, actor, **data: Any) -> Returnee:
 
 
 def returnee_move(*, returnee: Returnee, to: str) -> str:
-    check_transition(RETURNEE_TRANSITIONS, returnee.status, to, f"returnee {returnee.reference}")
+    what = _("returnee %(ref)s") % {"ref": returnee.reference}
+    check_transition(RETURNEE_TRANSITIONS, returnee.status, to, what)
     old = returnee.status
     returnee.status = to
     returnee.save(update_fields=["status"])
@@ -382,7 +445,8 @@ def returnee_withdraw(*, returnee: Returnee, actor, reason_text: str = "") -> Re
     returnee = Returnee.objects.select_for_update().get(pk=returnee.pk)
     if returnee.status == ReturneeStatus.SCHEDULED:
         raise TransitionRefused(
-            f"returnee {returnee.reference} is in an open batch: remove them from it first"
+            _("returnee %(ref)s is in an open batch: remove them from it first")
+            % {"ref": returnee.reference}
         )
     old = returnee_move(returnee=returnee, to=ReturneeStatus.WITHDRAWN)
     record_event(

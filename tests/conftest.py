@@ -1,8 +1,11 @@
 import os
+from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from casetracker.celery import app as celery_app
@@ -20,6 +23,37 @@ def _missing(what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} is required in CI")
     pytest.skip(f"{what} is not configured here (set it to run this test)")
+
+
+def pytest_configure(config):
+    # pytest-django's live server (browser tests, page weight) serves /static/ with Django's
+    # finders, which know no hashed names: leave the assets to WhiteNoise, which serves them
+    # from STATIC_ROOT with their production names and headers.
+    from django.contrib.staticfiles import handlers
+
+    handlers.StaticFilesHandler = _no_static_handler
+
+
+def _no_static_handler(application):
+    return application
+
+
+@pytest.fixture(scope="session", autouse=True)
+def static_files():
+    """Pages name assets by their hashed names, read from collectstatic's manifest (`make test`
+    makes it; a bare `pytest` run makes it here the first time)."""
+    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
+        call_command("collectstatic", "--noinput", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: a page for a user who reads Arabic activates
+    Arabic on the thread (casetracker/accounts/language.py), which must not leak into the next
+    test's texts."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from rest_framework.authtoken.models import Token
 
-from batches.models import Batch, BatchMember, CrossingQuota
+from batches.models import Batch, BatchMember, CrossingQuota, Vehicle
 from casetracker.accounts.models import Facility
 from casetracker.accounts.roles import Role
 from casetracker.audit.models import Action, Event, SubjectType
@@ -98,7 +98,8 @@ def make_side(facility: Facility, staff) -> Side:
     companion = factories.CompanionFactory(patient=patient)
     referral = factories.ReferralFactory(patient=patient)
     batch = factories.BatchFactory(staging_facility=facility)
-    member = BatchMember.objects.create(batch=batch, patient=patient)
+    vehicle = Vehicle.objects.create(batch=batch, number=1, kind="ambulance", seats=2, stretchers=1)
+    member = BatchMember.objects.create(batch=batch, patient=patient, vehicle=vehicle)
     with transaction.atomic():
         event = record_event(
             subject_type=SubjectType.PATIENT,
@@ -203,7 +204,9 @@ class RouteWorld:
             "reference": side.returnee.reference,
             "member_id": side.member.pk,
             "code": side.facility.code if "facilities" in p else side.batch.code,
-            "name": "prepare" if "transition" in p else "daily",
+            "name": "prepare" if "transition" in p or "/step/" in p else "daily",
+            "referral_id": side.referral.pk,
+            "number": 1,
         }
         if "view_on_site" in p or p.startswith("admin/r/"):
             values["object_id"] = side.patient.pk

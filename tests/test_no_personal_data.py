@@ -296,6 +296,8 @@ URL_PARAMETERS = {
     "code",
     "pk",
     "member_id",
+    "referral_id",
+    "number",
     "name",
     "object_id",
     "id",

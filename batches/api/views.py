@@ -4,9 +4,14 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from patients.access import Category, log_access
+from patients.models import Patient, Returnee
 
 from .. import services
-from ..models import Batch, BatchMember, Crossing, CrossingQuota
+from ..models import Batch, BatchMember, Crossing, CrossingQuota, Direction
+from ..proposal import propose
 from .serializers import (
     BatchSerializer,
     CancelSerializer,
@@ -15,6 +20,8 @@ from .serializers import (
     CrossSerializer,
     MemberAddSerializer,
     MemberSerializer,
+    ProposalQuerySerializer,
+    ProposalSerializer,
     RescheduleSerializer,
 )
 
@@ -183,3 +190,37 @@ class CrossingQuotaViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, views
             agreed_patients=data["agreed_patients"],
             agreed_companions=data["agreed_companions"],
         )
+
+
+class BatchProposalView(APIView):
+    """The batch builder's proposal for a day (batches/proposal.py): the waiting patients in
+    queue order who can travel that day, each with their companions (guardian first, within
+    the limit), as many as the places left in the day's quota allow; or, for a return day, the
+    waiting returnees in registration order. Everyone skipped is listed with each reason, as a
+    code and a sentence. Nothing is saved: create the batch and add its people with
+    `POST /api/v1/batches/` and `.../members/`."""
+
+    @extend_schema(parameters=[ProposalQuerySerializer], responses=ProposalSerializer)
+    def get(self, request):
+        # An empty optional parameter means "not given" (an HTML form sends every field).
+        given = {name: value for name, value in request.query_params.items() if value != ""}
+        query = ProposalQuerySerializer(data=given, context={"request": request})
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        proposal = propose(
+            user=request.user,
+            crossing=data.get("crossing", Crossing.RAFAH),
+            direction=data["direction"],
+            day=data["date"],
+            staging_facility=data.get("staging_facility"),
+        )
+        body = ProposalSerializer(proposal).data
+        people = [p.patient for p in proposal.patients] + [r.returnee for r in proposal.returnees]
+        people += [s.person for s in proposal.skipped]
+        log_access(
+            actor=request.user,
+            category=Category.IDENTITY,
+            results=people,
+            model=Patient if data["direction"] == Direction.EXIT else Returnee,
+        )
+        return Response(body)

@@ -15,10 +15,12 @@ from .members import (
     batch_add_companion,
     batch_add_patient,
     batch_add_returnee,
+    batch_create_draft,
     batch_record_clearance,
     batch_remove_member,
 )
 from .quotas import quota_set
+from .vehicles import vehicle_add, vehicle_assign, vehicle_remove
 
 __all__ = [
     "batch_add_companion",
@@ -27,6 +29,7 @@ __all__ = [
     "batch_cancel",
     "batch_clear",
     "batch_create",
+    "batch_create_draft",
     "batch_cross",
     "batch_depart",
     "batch_prepare",
@@ -36,4 +39,7 @@ __all__ = [
     "batch_reschedule",
     "batch_submit",
     "quota_set",
+    "vehicle_add",
+    "vehicle_assign",
+    "vehicle_remove",
 ]

@@ -3,6 +3,8 @@
 from collections.abc import Iterable
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from casetracker.audit.models import Event, SubjectType
 from casetracker.audit.services import record_event
 from patients.models import Patient, PatientStatus, Returnee, ReturneeStatus
@@ -18,7 +20,10 @@ def too_long(model, field: str, value: str) -> str | None:
     field (PostgreSQL), or not at all (SQLite)."""
     limit = model._meta.get_field(field).max_length
     if len(value) > limit:
-        return f"at most {limit} characters, not {len(value)}"
+        return _("at most %(limit)d characters, not %(length)d") % {
+            "limit": limit,
+            "length": len(value),
+        }
     return None
 
 

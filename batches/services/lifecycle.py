@@ -8,9 +8,10 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from casetracker.audit.models import Action
-from casetracker.errors import TransitionRefused
+from casetracker.errors import TransitionRefused, state_word
 from patients.models import Patient, PatientStatus, Returnee, ReturneeStatus
 from patients.services import patient_move, returnee_move
 
@@ -38,6 +39,7 @@ from .common import (
     too_long,
 )
 from .rules import clear_problems, prepare_problems
+from .vehicles import departure_problems
 
 
 def _next_code(crossing: str, planned_date: date) -> str:
@@ -49,7 +51,7 @@ def _next_code(crossing: str, planned_date: date) -> str:
 
 def _insert_batch(**fields) -> Batch:
     """Insert with the next free code; retried when another coordinator took it meanwhile."""
-    for _ in range(5):
+    for _attempt in range(5):
         batch = Batch(code=_next_code(fields["crossing"], fields["planned_date"]), **fields)
         try:
             with transaction.atomic():
@@ -58,7 +60,7 @@ def _insert_batch(**fields) -> Batch:
         except IntegrityError:
             if not Batch.objects.filter(code=batch.code).exists():
                 raise
-    raise TransitionRefused("could not allocate a batch code; try again")
+    raise TransitionRefused(_("could not allocate a batch code; try again"))
 
 
 @transaction.atomic
@@ -72,9 +74,13 @@ def batch_create(
 ) -> Batch:
     """Open a draft batch for a day. Its code reads crossing, date and the day's sequence."""
     if direction not in Direction.values:
-        raise ValidationError({"direction": f"must be one of {Direction.values}"})
+        raise ValidationError(
+            {"direction": _("must be one of %(values)s") % {"values": Direction.values}}
+        )
     if crossing not in Crossing.values:
-        raise ValidationError({"crossing": f"must be one of {Crossing.values}"})
+        raise ValidationError(
+            {"crossing": _("must be one of %(values)s") % {"values": Crossing.values}}
+        )
     batch = _insert_batch(
         crossing=crossing,
         direction=direction,
@@ -166,13 +172,21 @@ def batch_clear(*, batch: Batch, actor) -> Batch:
 
 @transaction.atomic
 def batch_depart(*, batch: Batch, actor) -> Batch:
-    """Cleared -> in transit: the ambulances left the staging facility."""
+    """Cleared -> in transit: the ambulances left the staging facility. Once a batch has
+    vehicles, everyone travelling must be in one, within its seats and stretcher places; a
+    batch with no vehicle recorded departs without that check."""
     batch = lock_batch(batch)
     states.check("depart", batch)
     lines = list(open_lines(batch))
     main = "patient" if batch.direction == Direction.EXIT else "returnee"
     if not any(line.kind == main for line in lines):
-        raise TransitionRefused(f"batch {batch.code} has no {main} cleared to travel: cancel it")
+        if main == "patient":
+            message = _("batch %(code)s has no patient cleared to travel: cancel it")
+        else:
+            message = _("batch %(code)s has no returnee cleared to travel: cancel it")
+        raise TransitionRefused(message % {"code": batch.code})
+    if problems := departure_problems(batch):
+        raise TransitionRefused(problems)
     return _move(batch, "depart", actor, lines=lines, details=_counts(lines))
 
 
@@ -195,13 +209,19 @@ def batch_cross(*, batch: Batch, actor, outcomes: Mapping[int, str]) -> Batch:
     errors = []
     unknown = sorted(set(outcomes) - on_board)
     if unknown:
-        errors.append(f"lines {unknown} are not on board batch {batch.code}")
+        errors.append(
+            _("lines %(lines)s are not on board batch %(code)s")
+            % {"lines": unknown, "code": batch.code}
+        )
     missing = [line.reference for line in lines if line.pk not in outcomes]
     if missing:
-        errors.append(f"no outcome for {', '.join(missing)}")
+        errors.append(_("no outcome for %(people)s") % {"people": ", ".join(missing)})
     invalid = {k: v for k, v in outcomes.items() if v not in Outcome.values}
     if invalid:
-        errors.append(f"unknown outcomes {invalid}; use one of {Outcome.values}")
+        errors.append(
+            _("unknown outcomes %(invalid)s; use one of %(values)s")
+            % {"invalid": invalid, "values": Outcome.values}
+        )
     if errors:
         raise ValidationError({"outcomes": errors})
     for line in lines:
@@ -224,13 +244,13 @@ def batch_cancel(*, batch: Batch, actor, reason_code: str, reason_text: str, sou
     board goes back to the queue with their place kept; everyone concerned is notified."""
     errors = {}
     if reason_code not in CancelReason.values:
-        errors["reason_code"] = f"must be one of {CancelReason.values}"
+        errors["reason_code"] = _("must be one of %(values)s") % {"values": CancelReason.values}
     if not (reason_text or "").strip():
-        errors["reason_text"] = "say what happened, even if no reason was given"
+        errors["reason_text"] = _("say what happened, even if no reason was given")
     elif problem := too_long(Batch, "cancel_reason_text", reason_text.strip()):
         errors["reason_text"] = problem
     if source not in InformationSource.values:
-        errors["source"] = f"must be one of {InformationSource.values}"
+        errors["source"] = _("must be one of %(values)s") % {"values": InformationSource.values}
     if errors:
         raise ValidationError(errors)
     batch = lock_batch(batch)
@@ -260,15 +280,17 @@ def batch_reschedule(*, batch: Batch, actor, planned_date: date, staging_facilit
     """A cancelled batch -> a new draft with the same people, for another day. People who since
     joined another batch, or are no longer waiting, are left out and listed in the event."""
     if planned_date < timezone.localdate():
-        raise ValidationError({"planned_date": "the new date is in the past"})
+        raise ValidationError({"planned_date": _("the new date is in the past")})
     old = lock_batch(batch)
     if old.status != BatchStatus.CANCELLED:
         raise TransitionRefused(
-            f"batch {old.code} is {old.status}: only a cancelled batch is rescheduled"
+            _("batch %(code)s is %(status)s: only a cancelled batch is rescheduled")
+            % {"code": old.code, "status": state_word(old.status)}
         )
     if Batch.objects.filter(rescheduled_from=old).exists():
         raise TransitionRefused(
-            f"batch {old.code} was already rescheduled as {old.rescheduled_as.code}"
+            _("batch %(code)s was already rescheduled as %(new)s")
+            % {"code": old.code, "new": old.rescheduled_as.code}
         )
     new = _insert_batch(
         crossing=old.crossing,

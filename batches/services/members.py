@@ -2,14 +2,16 @@
 security clearance of each person once the list is submitted."""
 
 from collections.abc import Sequence
+from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from casetracker.audit.models import Action
-from casetracker.errors import TransitionRefused
+from casetracker.errors import TransitionRefused, state_word
 from patients.models import (
     Companion,
     Patient,
@@ -22,26 +24,30 @@ from patients.services import patient_move, returnee_move
 
 from ..models import Batch, BatchMember, BatchStatus, Clearance, Direction
 from .common import lock_batch, record_line_event, too_long
+from .lifecycle import batch_create
 
 
 def _require_draft(batch: Batch) -> None:
     if batch.status != BatchStatus.DRAFT:
         raise TransitionRefused(
-            f"batch {batch.code} is {batch.status}: people are added or removed only in a draft"
+            _("batch %(code)s is %(status)s: people are added or removed only in a draft")
+            % {"code": batch.code, "status": state_word(batch.status)}
         )
 
 
 def _require_direction(batch: Batch, direction: str) -> None:
     if batch.direction != direction:
-        kind = "patients and companions" if direction == Direction.EXIT else "returnees"
-        raise TransitionRefused(
-            f"batch {batch.code} is a {batch.direction} batch: {kind} cannot join it"
-        )
+        if direction == Direction.EXIT:
+            message = _("batch %(code)s is a return batch: patients and companions cannot join it")
+        else:
+            # "a exit": the English every API client has matched since the first release.
+            message = _("batch %(code)s is a exit batch: returnees cannot join it")
+        raise TransitionRefused(message % {"code": batch.code})
 
 
 def _open_batch_of(**person) -> str:
     line = BatchMember.objects.filter(is_open=True, **person).select_related("batch").first()
-    return line.batch.code if line else "another batch"
+    return line.batch.code if line else _("another batch")
 
 
 def _create_line(batch: Batch, **person) -> BatchMember:
@@ -52,7 +58,8 @@ def _create_line(batch: Batch, **person) -> BatchMember:
             return BatchMember.objects.create(batch=batch, **person)
     except IntegrityError as exc:
         raise TransitionRefused(
-            f"{next(iter(person.values()))} is already in open batch {_open_batch_of(**person)}"
+            _("%(person)s is already in open batch %(code)s")
+            % {"person": next(iter(person.values())), "code": _open_batch_of(**person)}
         ) from exc
 
 
@@ -63,25 +70,39 @@ def _line_of(batch: Batch, member: BatchMember, *, lock: bool = False) -> BatchM
         lines = lines.select_for_update(of=("self",))
     line = lines.filter(pk=member.pk, batch=batch).first()
     if line is None:
-        raise ValidationError({"member": f"line {member.pk} is not on batch {batch.code}"})
+        raise ValidationError(
+            {
+                "member": _("line %(line)s is not on batch %(code)s")
+                % {"line": member.pk, "code": batch.code}
+            }
+        )
     return line
 
 
 def _check_companions(patient: Patient, companions: Sequence[Companion], already: int) -> None:
     ids = [c.pk for c in companions]
     if len(set(ids)) != len(ids):
-        raise ValidationError({"companions": "the same companion is listed twice"})
+        raise ValidationError({"companions": _("the same companion is listed twice")})
     strangers = [c.pk for c in companions if c.patient_id != patient.pk]
     if strangers:
         raise ValidationError(
-            {"companions": f"companions {strangers} are not companions of {patient.case_reference}"}
+            {
+                "companions": _("companions %(ids)s are not companions of %(ref)s")
+                % {"ids": strangers, "ref": patient.case_reference}
+            }
         )
     if already + len(companions) > settings.MAX_COMPANIONS_PER_PATIENT:
         raise ValidationError(
             {
-                "companions": f"at most {settings.MAX_COMPANIONS_PER_PATIENT} companions may "
-                f"travel with a patient; {patient.case_reference} would have "
-                f"{already + len(companions)}"
+                "companions": _(
+                    "at most %(limit)s companions may travel with a patient; "
+                    "%(ref)s would have %(count)s"
+                )
+                % {
+                    "limit": settings.MAX_COMPANIONS_PER_PATIENT,
+                    "ref": patient.case_reference,
+                    "count": already + len(companions),
+                }
             }
         )
 
@@ -100,13 +121,18 @@ def batch_add_patient(
     ref = patient.case_reference
     if patient.status == PatientStatus.SCHEDULED:
         raise TransitionRefused(
-            f"patient {ref} is already in open batch {_open_batch_of(patient=patient)}"
+            _("patient %(ref)s is already in open batch %(code)s")
+            % {"ref": ref, "code": _open_batch_of(patient=patient)}
         )
     if patient.status != PatientStatus.WAITING:
-        raise TransitionRefused(f"patient {ref} is {patient.status}, not waiting")
+        raise TransitionRefused(
+            _("patient %(ref)s is %(status)s, not waiting")
+            % {"ref": ref, "status": state_word(patient.status)}
+        )
     if not Referral.objects.valid_on(batch.planned_date).filter(patient=patient).exists():
         raise TransitionRefused(
-            f"patient {ref} has no approved referral valid on {batch.planned_date.isoformat()}"
+            _("patient %(ref)s has no approved referral valid on %(day)s")
+            % {"ref": ref, "day": batch.planned_date.isoformat()}
         )
     _check_companions(patient, companions, already=0)
     lines = [_create_line(batch, patient=patient)]
@@ -122,6 +148,63 @@ def batch_add_patient(
     return lines
 
 
+def _naming(reference: str, exc: TransitionRefused | ValidationError):
+    """The same refusal, each message naming the person it is about."""
+
+    def named(message: str) -> str:
+        return message if reference in message else f"{reference}: {message}"
+
+    if isinstance(exc, TransitionRefused):
+        return TransitionRefused([named(p) for p in exc.problems])
+    if hasattr(exc, "error_dict"):
+        return ValidationError(
+            {field: [named(m) for m in messages] for field, messages in exc.message_dict.items()}
+        )
+    return ValidationError([named(m) for m in exc.messages])
+
+
+@transaction.atomic
+def batch_create_draft(
+    *,
+    actor,
+    crossing: str,
+    direction: str,
+    planned_date: date,
+    staging_facility,
+    patients: Sequence[tuple[Patient, Sequence[Companion]]] = (),
+    returnees: Sequence[Returnee] = (),
+) -> Batch:
+    """A draft batch with its people, all or nothing (the batch builder's "save"). Lines are
+    written in the order given, so the manifest lists people in the order the coordinator
+    chose. Writes the events of `batch_create` and of each `batch_add_patient` and
+    `batch_add_returnee`; every refusal names the person it is about."""
+    seen: set[str] = set()
+    for reference in [p.case_reference for p, _companions in patients] + [
+        r.reference for r in returnees
+    ]:
+        if reference in seen:
+            raise ValidationError({"people": _("%(ref)s is listed twice") % {"ref": reference}})
+        seen.add(reference)
+    batch = batch_create(
+        actor=actor,
+        crossing=crossing,
+        direction=direction,
+        planned_date=planned_date,
+        staging_facility=staging_facility,
+    )
+    for patient, companions in patients:
+        try:
+            batch_add_patient(batch=batch, patient=patient, companions=companions, actor=actor)
+        except (TransitionRefused, ValidationError) as exc:
+            raise _naming(patient.case_reference, exc) from exc
+    for returnee in returnees:
+        try:
+            batch_add_returnee(batch=batch, returnee=returnee, actor=actor)
+        except (TransitionRefused, ValidationError) as exc:
+            raise _naming(returnee.reference, exc) from exc
+    return batch
+
+
 @transaction.atomic
 def batch_add_companion(*, batch: Batch, companion: Companion, actor) -> BatchMember:
     """Add a companion of a patient who is already on this draft batch."""
@@ -130,7 +213,8 @@ def batch_add_companion(*, batch: Batch, companion: Companion, actor) -> BatchMe
     patient = companion.patient
     if not batch.members.filter(is_open=True, patient=patient).exists():
         raise TransitionRefused(
-            f"patient {patient.case_reference} is not on batch {batch.code}: add the patient first"
+            _("patient %(ref)s is not on batch %(code)s: add the patient first")
+            % {"ref": patient.case_reference, "code": batch.code}
         )
     already = batch.members.filter(is_open=True, companion__patient=patient).count()
     _check_companions(patient, [companion], already=already)
@@ -148,11 +232,14 @@ def batch_add_returnee(*, batch: Batch, returnee: Returnee, actor) -> BatchMembe
     returnee = Returnee.objects.select_for_update().get(pk=returnee.pk)
     if returnee.status == ReturneeStatus.SCHEDULED:
         raise TransitionRefused(
-            f"returnee {returnee.reference} is already in open batch "
-            f"{_open_batch_of(returnee=returnee)}"
+            _("returnee %(ref)s is already in open batch %(code)s")
+            % {"ref": returnee.reference, "code": _open_batch_of(returnee=returnee)}
         )
     if returnee.status != ReturneeStatus.WAITING:
-        raise TransitionRefused(f"returnee {returnee.reference} is {returnee.status}, not waiting")
+        raise TransitionRefused(
+            _("returnee %(ref)s is %(status)s, not waiting")
+            % {"ref": returnee.reference, "status": state_word(returnee.status)}
+        )
     line = _create_line(batch, returnee=returnee)
     returnee_move(returnee=returnee, to=ReturneeStatus.SCHEDULED)
     record_line_event(line, action=Action.ADD_MEMBER, actor=actor, to_state="open")
@@ -192,7 +279,7 @@ def batch_record_clearance(
     A decision may be corrected until the batch is cleared."""
     errors = {}
     if clearance not in (Clearance.APPROVED, Clearance.REJECTED):
-        errors["clearance"] = "must be approved or rejected"
+        errors["clearance"] = _("must be approved or rejected")
     note = note or ""
     if problem := too_long(BatchMember, "clearance_note", note):
         errors["note"] = problem
@@ -201,11 +288,12 @@ def batch_record_clearance(
     batch = lock_batch(batch)
     if batch.status != BatchStatus.SUBMITTED:
         raise TransitionRefused(
-            f"batch {batch.code} is {batch.status}: clearance is recorded only once it is submitted"
+            _("batch %(code)s is %(status)s: clearance is recorded only once it is submitted")
+            % {"code": batch.code, "status": state_word(batch.status)}
         )
     member = _line_of(batch, member, lock=True)
     if not member.is_open:
-        raise TransitionRefused(f"line {member.reference} is closed")
+        raise TransitionRefused(_("line %(line)s is closed") % {"line": member.reference})
     old = member.clearance
     member.clearance = clearance
     member.clearance_note = note

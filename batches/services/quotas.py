@@ -6,6 +6,7 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from ..models import (
     Batch,
@@ -34,18 +35,18 @@ def quota_set(
     """Create or change the agreed numbers for one day, crossing and direction."""
     errors = {}
     if crossing not in Crossing.values:
-        errors["crossing"] = f"must be one of {Crossing.values}"
+        errors["crossing"] = _("must be one of %(values)s") % {"values": Crossing.values}
     if direction not in Direction.values:
-        errors["direction"] = f"must be one of {Direction.values}"
+        errors["direction"] = _("must be one of %(values)s") % {"values": Direction.values}
     for name, value in (
         ("agreed_patients", agreed_patients),
         ("agreed_companions", agreed_companions),
     ):
         if value < 0:
-            errors[name] = "must be zero or more"
+            errors[name] = _("must be zero or more")
     if errors:
         raise ValidationError(errors)
-    quota, _ = CrossingQuota.objects.select_for_update().update_or_create(
+    quota, _created = CrossingQuota.objects.select_for_update().update_or_create(
         crossing=crossing,
         date=day,
         direction=direction,
@@ -64,23 +65,34 @@ class PlacesLeft:
 def places_left(batch: Batch, *, lock: bool = False) -> PlacesLeft | None:
     """Places left on the batch's day, not counting the batch itself; None without a quota.
     With `lock`, the quota row is locked so two batches of one day are prepared one at a time."""
-    quotas = CrossingQuota.objects.filter(
-        crossing=batch.crossing, date=batch.planned_date, direction=batch.direction
+    return places_left_on(
+        crossing=batch.crossing,
+        day=batch.planned_date,
+        direction=batch.direction,
+        exclude=batch,
+        lock=lock,
     )
+
+
+def places_left_on(
+    *, crossing: str, day: date, direction: str, exclude: Batch | None = None, lock: bool = False
+) -> PlacesLeft | None:
+    """Places left in the agreed quota of one day, crossing and direction, after the batches
+    that hold places (prepared and later; `exclude` left out); None without a quota. For a
+    return direction `patients` counts returnees."""
+    quotas = CrossingQuota.objects.filter(crossing=crossing, date=day, direction=direction)
     quota = (quotas.select_for_update() if lock else quotas).first()
     if quota is None:
         return None
-    taken = (
-        BatchMember.objects.filter(
-            batch__crossing=batch.crossing,
-            batch__planned_date=batch.planned_date,
-            batch__direction=batch.direction,
-            batch__status__in=HOLDS_PLACES,
-        )
-        .exclude(batch=batch)
-        .filter(Q(is_open=True) | Q(outcome=Outcome.CROSSED))
-    )
-    if batch.direction == Direction.EXIT:
+    taken = BatchMember.objects.filter(
+        batch__crossing=crossing,
+        batch__planned_date=day,
+        batch__direction=direction,
+        batch__status__in=HOLDS_PLACES,
+    ).filter(Q(is_open=True) | Q(outcome=Outcome.CROSSED))
+    if exclude is not None:
+        taken = taken.exclude(batch=exclude)
+    if direction == Direction.EXIT:
         people = taken.filter(patient__isnull=False).count()
     else:
         people = taken.filter(returnee__isnull=False).count()

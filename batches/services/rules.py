@@ -1,13 +1,63 @@
-"""The checks `prepare` and `clear` make. Each returns every problem found, in plain words."""
+"""The checks `prepare` and `clear` make. Each returns every problem found, in plain words.
+
+The per-patient checks of an exit batch live in one function,
+`patients.eligibility.exit_patient_findings`, which the batch builder's proposal
+(`batches/proposal.py`) and the patient page use too: a patient the system proposes is one
+`prepare` would accept, and a patient it skips is skipped for the reason `prepare` would give."""
 
 from collections import defaultdict
+from datetime import date
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from patients.models import Referral
+from patients.eligibility import Check, Finding, exit_patient_findings
+from patients.models import Patient, Referral
 
 from ..models import Batch, BatchMember, Clearance, Direction
 from .quotas import places_left
+
+# What `prepare` says for each readiness item, in the order it says it.
+_NOT_READY = {
+    "fit_to_travel": gettext_lazy("patient %(ref)s is not fit to travel"),
+    "documents_ready": gettext_lazy("patient %(ref)s: travel documents are not ready"),
+    "transport_confirmed": gettext_lazy("patient %(ref)s: transport needs are not confirmed"),
+    "companions_present": gettext_lazy(
+        "patient %(ref)s: companions are not present at the facility"
+    ),
+}
+
+# A crossing named inside a refusal: English reads its code, as it always did.
+_CROSSING_WORDS = {"rafah": pgettext_lazy("crossing in a message", "rafah")}
+
+
+def _prepare_messages(patient: Patient, day: date, finding: Finding) -> list[str]:
+    ref = patient.case_reference
+    match finding.check:
+        case Check.NO_VALID_REFERRAL:
+            return [
+                _("patient %(ref)s has no approved referral valid on %(day)s")
+                % {"ref": ref, "day": day.isoformat()}
+            ]
+        case Check.NOT_READY:
+            return [
+                str(text % {"ref": ref})
+                for flag, text in _NOT_READY.items()
+                if flag in finding.missing
+            ]
+        case Check.TOO_MANY_COMPANIONS:
+            return [
+                _("patient %(ref)s has %(companions)s companions; at most %(limit)s may travel")
+                % {
+                    "ref": ref,
+                    "companions": finding.companions,
+                    "limit": settings.MAX_COMPANIONS_PER_PATIENT,
+                }
+            ]
+        case Check.CHILD_WITHOUT_GUARDIAN:
+            return [_("patient %(ref)s is a child and has no guardian in the batch") % {"ref": ref}]
+    raise ValueError(finding.check)
 
 
 def _exit_problems(batch: Batch, lines: list[BatchMember]) -> tuple[list[str], int, int]:
@@ -19,42 +69,28 @@ def _exit_problems(batch: Batch, lines: list[BatchMember]) -> tuple[list[str], i
             companions[line.companion.patient_id].append(line.companion)
     problems = []
     if not patients:
-        problems.append(f"batch {batch.code} has no patient")
+        problems.append(_("batch %(code)s has no patient") % {"code": batch.code})
     with_referral = set(
         Referral.objects.valid_on(day)
         .filter(patient__in=patients)
         .values_list("patient_id", flat=True)
     )
     for patient in patients:
-        ref = patient.case_reference
-        if patient.pk not in with_referral:
-            problems.append(f"patient {ref} has no approved referral valid on {day.isoformat()}")
-        readiness = getattr(patient, "readiness", None)
-        theirs = companions.get(patient.pk, [])
-        if readiness is None or not readiness.fit_to_travel:
-            problems.append(f"patient {ref} is not fit to travel")
-        if readiness is None or not readiness.documents_ready:
-            problems.append(f"patient {ref}: travel documents are not ready")
-        if readiness is None or not readiness.transport_confirmed:
-            problems.append(f"patient {ref}: transport needs are not confirmed")
-        if theirs and (readiness is None or not readiness.companions_present):
-            problems.append(f"patient {ref}: companions are not present at the facility")
-        if len(theirs) > settings.MAX_COMPANIONS_PER_PATIENT:
-            problems.append(
-                f"patient {ref} has {len(theirs)} companions; "
-                f"at most {settings.MAX_COMPANIONS_PER_PATIENT} may travel"
-            )
-        if patient.is_child_on(day) and not any(
-            c.is_guardian and c.is_adult_on(day) for c in theirs
-        ):
-            problems.append(f"patient {ref} is a child and has no guardian in the batch")
+        findings = exit_patient_findings(
+            patient,
+            day=day,
+            companions=companions.get(patient.pk, []),
+            has_valid_referral=patient.pk in with_referral,
+        )
+        for finding in findings:
+            problems += _prepare_messages(patient, day, finding)
     on_board = {p.pk for p in patients}
     for patient_id, theirs in companions.items():
         if patient_id not in on_board:
             for companion in theirs:
                 problems.append(
-                    f"companion #{companion.pk} travels without their patient "
-                    f"{companion.patient.case_reference}"
+                    _("companion #%(id)s travels without their patient %(ref)s")
+                    % {"id": companion.pk, "ref": companion.patient.case_reference}
                 )
     return problems, len(patients), sum(len(c) for c in companions.values())
 
@@ -65,21 +101,35 @@ def prepare_problems(batch: Batch, lines: list[BatchMember]) -> list[str]:
         problems, people, companions = _exit_problems(batch, lines)
     else:
         people, companions = sum(1 for line in lines if line.returnee_id), 0
-        problems = [] if people else [f"batch {batch.code} has no returnee"]
+        problems = [] if people else [_("batch %(code)s has no returnee") % {"code": batch.code}]
     left = places_left(batch, lock=True)
     day = batch.planned_date.isoformat()
+    crossing = str(_CROSSING_WORDS.get(batch.crossing, batch.crossing))
+    exit_batch = batch.direction == Direction.EXIT
     if left is None:
-        problems.append(f"no quota agreed for {batch.crossing} {batch.direction} on {day}")
+        if exit_batch:
+            message = _("no quota agreed for %(crossing)s exit on %(day)s")
+        else:
+            message = _("no quota agreed for %(crossing)s return on %(day)s")
+        problems.append(message % {"crossing": crossing, "day": day})
         return problems
-    noun = "patients" if batch.direction == Direction.EXIT else "returnees"
     if people > left.patients:
-        problems.append(
-            f"{max(left.patients, 0)} places left in the quota for {day}, batch has {people} {noun}"
-        )
+        if exit_batch:
+            message = _(
+                "%(left)s places left in the quota for %(day)s, batch has %(people)s patients"
+            )
+        else:
+            message = _(
+                "%(left)s places left in the quota for %(day)s, batch has %(people)s returnees"
+            )
+        problems.append(message % {"left": max(left.patients, 0), "day": day, "people": people})
     if companions > left.companions:
         problems.append(
-            f"{max(left.companions, 0)} companion places left in the quota for {day}, "
-            f"batch has {companions} companions"
+            _(
+                "%(left)s companion places left in the quota for %(day)s, "
+                "batch has %(companions)s companions"
+            )
+            % {"left": max(left.companions, 0), "day": day, "companions": companions}
         )
     return problems
 
@@ -87,10 +137,11 @@ def prepare_problems(batch: Batch, lines: list[BatchMember]) -> list[str]:
 def clear_problems(batch: Batch, lines: list[BatchMember]) -> list[str]:
     """Every clearance decided, and no approved child without an approved guardian."""
     problems = []
-    undecided = [line.person_reference for line in lines if line.clearance == Clearance.PENDING]
+    undecided = [line.label for line in lines if line.clearance == Clearance.PENDING]
     if undecided:
         problems.append(
-            f"{len(undecided)} people still await a clearance decision: {', '.join(undecided)}"
+            _("%(count)s people still await a clearance decision: %(people)s")
+            % {"count": len(undecided), "people": _(", ").join(undecided)}
         )
         return problems
     day = batch.planned_date
@@ -106,7 +157,10 @@ def clear_problems(batch: Batch, lines: list[BatchMember]) -> list[str]:
             for other in lines
         ):
             problems.append(
-                f"patient {line.patient.case_reference} is a child and no guardian was cleared: "
-                "record the patient as rejected or cancel the batch"
+                _(
+                    "patient %(ref)s is a child and no guardian was cleared: "
+                    "record the patient as rejected or cancel the batch"
+                )
+                % {"ref": line.patient.case_reference}
             )
     return problems

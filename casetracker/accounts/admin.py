@@ -1,11 +1,47 @@
+from axes import admin as axes_admin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .admin_base import RoleAdminMixin
 from .models import Facility, User
 from .twofactor.services import two_factor_reset
+
+
+class NothingToSaveMixin:
+    """A change page whose every field is read-only has nothing to save: Django would still
+    offer "Save" and answer "changed successfully" for a save that did nothing. Such a page
+    shows no save buttons (its other buttons, a batch's steps say, stay), and a post to it
+    changes nothing and says so."""
+
+    def nothing_to_save(self, request, obj) -> bool:
+        if obj is None or not self.has_change_permission(request, obj):
+            return False  # an add page, or Django's own read-only view
+        if self.get_form(request, obj, change=True).base_fields:
+            return False
+        return not any(
+            inline.has_add_permission(request, obj) or inline.has_change_permission(request, obj)
+            for inline in self.get_inline_instances(request, obj)
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if change and self.nothing_to_save(request, obj):
+            context.update(
+                show_save=False,
+                show_save_and_continue=False,
+                show_save_and_add_another=False,
+                show_save_as_new=False,
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def response_change(self, request, obj):
+        if self.nothing_to_save(request, obj):
+            self.message_user(request, _("Nothing on this page can be changed here."))
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
 
 @admin.register(Facility)
@@ -25,7 +61,7 @@ class UserAdmin(RoleAdminMixin, BaseUserAdmin):
     actions = ["reset_two_factor"]
     fieldsets = (
         *BaseUserAdmin.fieldsets,
-        ("Case tracker", {"fields": ("facility", "preferred_language")}),
+        (_("Case tracker"), {"fields": ("facility", "preferred_language")}),
     )
 
     # Only admins manage accounts (policy.ADMIN_MODELS).
@@ -46,3 +82,28 @@ class UserAdmin(RoleAdminMixin, BaseUserAdmin):
             count,
         )
         self.message_user(request, message % {"count": count}, messages.SUCCESS)
+
+
+# django-axes' sign-in records follow the policy table like every other admin page: admins
+# read and delete them, nobody edits them (axes' own pages offer "Save", which the policy then
+# refused with a 403).
+class AccessAttemptAdmin(RoleAdminMixin, axes_admin.AccessAttemptAdmin):
+    pass
+
+
+class AccessLogAdmin(RoleAdminMixin, axes_admin.AccessLogAdmin):
+    pass
+
+
+class AccessFailureLogAdmin(RoleAdminMixin, axes_admin.AccessFailureLogAdmin):
+    pass
+
+
+for _model, _model_admin in (
+    (AccessAttempt, AccessAttemptAdmin),
+    (AccessLog, AccessLogAdmin),
+    (AccessFailureLog, AccessFailureLogAdmin),
+):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+        admin.site.register(_model, _model_admin)

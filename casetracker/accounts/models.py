@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 
@@ -52,7 +53,13 @@ class Facility(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.code} - {self.name_en}"
+        return f"{self.code} - {self.name}"
+
+    @property
+    def name(self) -> str:
+        """The name in the active language (the English one when no Arabic name is stored)."""
+        language = (get_language() or "").split("-")[0]
+        return self.name_ar if language == "ar" and self.name_ar else self.name_en
 
 
 class Language(models.TextChoices):

@@ -19,6 +19,8 @@ SIGNED_IN = frozenset({Role.COORDINATOR, Role.HOSPITAL_STAFF, Role.AUDITOR, Role
 MANAGERS = frozenset({Role.COORDINATOR, Role.ADMIN})  # register cases, move batches
 CARE = frozenset({Role.COORDINATOR, Role.HOSPITAL_STAFF, Role.ADMIN})  # report readiness
 AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
+# Everyone who sees every facility: returnees belong to none.
+READERS = frozenset({Role.COORDINATOR, Role.AUDITOR, Role.ADMIN})
 ADMINS = frozenset({Role.ADMIN})
 NOBODY: frozenset[Role] = frozenset()
 
@@ -81,6 +83,7 @@ API_ROUTES: dict[str, Rule] = {
     "returnee-withdraw": {"POST": MANAGERS},
     "batch-list": read_write(SIGNED_IN, MANAGERS, "POST"),
     "batch-detail": read(SIGNED_IN),
+    "batch-proposal": read(MANAGERS),  # the batch builder's proposal (batches/proposal.py)
     **{f"batch-{name}": {"POST": MANAGERS} for name in _TRANSITIONS},
     "batch-members": read_write(SIGNED_IN, MANAGERS, "POST"),
     "batch-member": read_write(SIGNED_IN, MANAGERS, "DELETE"),
@@ -99,6 +102,28 @@ PAGE_ROUTES: dict[str, Rule] = {
         f"reports:{name}": read(AUDITORS)
         for name in ("index", "cancellations", "overview", "report", "batch", "patient")
     },
+    # Field pages (patients/urls.py, batches/urls.py). The queues take a name or a reference
+    # to search for in a POST body, never in the URL; rows are scoped by `visible_to`.
+    "patients:queue": read_write(SIGNED_IN, SIGNED_IN, "POST"),
+    "patients:returnees": read_write(READERS, READERS, "POST"),
+    "patients:ward": read(CARE),
+    "patients:register": read_write(MANAGERS, MANAGERS, "POST"),
+    "patients:detail": read(SIGNED_IN),
+    "patients:readiness": {"POST": CARE},
+    "patients:companion-add": read_write(MANAGERS, MANAGERS, "POST"),
+    "patients:referral-add": read_write(MANAGERS, MANAGERS, "POST"),
+    "patients:referral-decide": {"POST": MANAGERS},
+    "patients:status": read_write(MANAGERS, MANAGERS, "POST"),
+    "batches:today": read(MANAGERS),
+    "batches:builder": read_write(MANAGERS, MANAGERS, "POST"),
+    "batches:detail": read(SIGNED_IN),
+    "batches:members": {"POST": MANAGERS},
+    "batches:clearance": {"POST": MANAGERS},
+    "batches:transition": read_write(MANAGERS, MANAGERS, "POST"),
+    "batches:vehicles": read_write(MANAGERS, MANAGERS, "POST"),
+    # Printed manifests: full ID numbers for coordinators and admins only (batches/manifest.py).
+    "batches:manifest-pdf": read(SIGNED_IN),
+    "batches:vehicle-manifest-pdf": read(SIGNED_IN),
     # Two-factor enrolment and verification: every signed-in account, for itself.
     **{
         f"account:{name}": {"GET": SIGNED_IN, "POST": SIGNED_IN}

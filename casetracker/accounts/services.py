@@ -1,5 +1,6 @@
-"""Writes on accounts: creating a user with a role."""
+"""Writes on accounts: creating a user with a role, their language."""
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -47,4 +48,14 @@ def user_create(
     user.full_clean(exclude=["password"])
     user.save()
     user.groups.add(Group.objects.get_or_create(name=role.value)[0])
+    return user
+
+
+def user_set_language(*, user: User, language: str) -> User:
+    """The language the user's pages, emails and inbox are in."""
+    if language not in {code for code, _name in settings.LANGUAGES}:
+        raise ValidationError({"language": f"unknown language {language!r}"})
+    if user.preferred_language != language:
+        user.preferred_language = language
+        user.save(update_fields=["preferred_language"])
     return user

@@ -42,6 +42,9 @@ class Action(models.TextChoices):
     RETRY_DELIVERY = "retry_delivery", _("delivery retried")
     EXPORT = "export", _("data exported")
     TWO_FACTOR = "two_factor", _("two-factor sign-in changed")
+    VEHICLE_ADD = "vehicle_add", _("vehicle added")
+    VEHICLE_REMOVE = "vehicle_remove", _("vehicle removed")
+    VEHICLE_ASSIGN = "vehicle_assign", _("seats assigned")
     VIEW = "view", _("record viewed")
     SEARCH = "search", _("patient search")
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from casetracker.accounts.roles import user_role
 
@@ -65,10 +66,13 @@ def record_event(
     limit = Event._meta.get_field("reason_text").max_length
     if len(reason_text) > limit:
         raise ValidationError(
-            {"reason_text": f"at most {limit} characters, not {len(reason_text)}"}
+            {
+                "reason_text": _("at most %(limit)d characters, not %(length)d")
+                % {"limit": limit, "length": len(reason_text)}
+            }
         )
     ctx = current()
-    head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1)
+    head, _created = ChainHead.objects.select_for_update().get_or_create(pk=1)
     event = Event(
         subject_type=subject_type,
         subject_ref=subject_ref,

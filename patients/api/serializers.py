@@ -4,6 +4,7 @@ from casetracker.accounts.models import Facility
 from casetracker.accounts.roles import Role, user_role
 from casetracker.api.fields import ScopedSlugRelatedField, StrictModelSerializer, TextField
 
+from ..access import national_id_for
 from ..fields import validate_national_id
 from ..models import (
     Companion,
@@ -30,6 +31,18 @@ def hides_clinical_detail(context) -> bool:
     return request is not None and user_role(request.user) is Role.AUDITOR
 
 
+class ShownNationalId:
+    """National ID numbers whole for coordinators and admins, the last four digits for everyone
+    else: the rule of the pages and the printed manifests (`patients.access`)."""
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if data.get("national_id") and request is not None:
+            data["national_id"] = national_id_for(request.user, data["national_id"])
+        return data
+
+
 def _facility_field(**kwargs):
     return ScopedSlugRelatedField(slug_field="code", queryset=Facility.objects.all(), **kwargs)
 
@@ -40,7 +53,7 @@ def _patient_field(**kwargs):
     )
 
 
-class PatientSerializer(StrictModelSerializer):
+class PatientSerializer(ShownNationalId, StrictModelSerializer):
     facility = _facility_field()
 
     class Meta:
@@ -60,7 +73,7 @@ class PatientStatusSerializer(serializers.Serializer):
     reason_text = TextField(max_length=2000, required=False, allow_blank=True)
 
 
-class CompanionSerializer(StrictModelSerializer):
+class CompanionSerializer(ShownNationalId, StrictModelSerializer):
     patient = _patient_field()
 
     class Meta:
@@ -133,7 +146,7 @@ class ReadinessStateSerializer(serializers.Serializer):
         return data
 
 
-class ReturneeSerializer(StrictModelSerializer):
+class ReturneeSerializer(ShownNationalId, StrictModelSerializer):
     class Meta:
         model = Returnee
         fields = ["reference", *RETURNEE_EDITABLE, "status", "registered_at"]

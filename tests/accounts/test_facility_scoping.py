@@ -171,6 +171,8 @@ AUDITOR_WRITES = {
     # Searches by national ID or name are reads sent as POST, so the terms stay out of URLs.
     "patient-search",
     "admin:patients_patient_find",
+    "patients:queue",
+    "patients:returnees",
     "notification-read",
     "notification-read-all",
     "notifications:mark-read",

@@ -6,6 +6,7 @@ a cancelled batch, a patient sent back twice, a death, notifications, so that ev
 chart and inbox entry is drawn."""
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.urls import reverse
 
@@ -101,11 +102,54 @@ def admin_pages(s: Scenario) -> list[Visit]:
     ]
 
 
+def field_pages(s: Scenario) -> list[Visit]:
+    """The coordinators' field pages, with a crossed, a cancelled and an open batch."""
+    cancelled, crossed, patient = s.batch("d3_exit"), s.batch("d1_exit"), s.patient("B")
+    builder = (
+        reverse("batches:builder")
+        + "?"
+        + urlencode(
+            {
+                "crossing": "rafah",
+                "direction": "exit",
+                "date": s.today.isoformat(),
+                "staging_facility": s.facility.code,
+            }
+        )
+    )
+    return [
+        Visit("field-today", reverse("batches:today")),
+        Visit("field-queue", reverse("patients:queue")),
+        Visit("field-returnees", reverse("patients:returnees")),
+        Visit("field-builder", builder),
+        Visit("field-batch-crossed", reverse("batches:detail", args=[crossed.code])),
+        Visit("field-batch-cancelled", reverse("batches:detail", args=[cancelled.code])),
+        Visit(
+            "field-reschedule", reverse("batches:transition", args=[cancelled.code, "reschedule"])
+        ),
+        Visit("field-patient", reverse("patients:detail", args=[patient.case_reference])),
+        Visit("field-register", reverse("patients:register")),
+        Visit("field-readiness", reverse("patients:ward")),
+    ]
+
+
+def nurse_pages(s: Scenario) -> list[Visit]:
+    """A nurse of the staging facility: readiness, a patient, a batch staged there."""
+    return [
+        Visit("nurse-ward", reverse("patients:ward")),
+        Visit("nurse-patient", reverse("patients:detail", args=[s.patient("B").case_reference])),
+        Visit("nurse-batch", reverse("batches:detail", args=[s.batch("d1_exit").code])),
+        Visit("nurse-queue", reverse("patients:queue")),
+    ]
+
+
 def coordinator_pages(s: Scenario) -> list[Visit]:
-    """A coordinator's day: the inbox with the undelivered alert, the batch forms, the docs."""
+    """A coordinator's day: the field pages, the inbox with the undelivered alert, the batch
+    forms of the back office, the docs."""
     cancelled = s.batch("d3_exit")
     reschedule = reverse("admin:batches_batch_transition", args=[cancelled.pk, "reschedule"])
     return [
+        *field_pages(s),
         Visit("coordinator-home", reverse("home")),
         Visit("coordinator-inbox", reverse("notifications:inbox")),
         Visit("coordinator-admin-index", reverse("admin:index")),

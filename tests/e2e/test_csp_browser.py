@@ -114,14 +114,27 @@ def visit(page, seen: Watch, shot, where: pages.Visit) -> None:
 
 @pytest.mark.parametrize("language", ["en", "ar"])
 def test_csp_browser_pages_run_without_violations(
-    live_server, chromium, shots, transactional_db, coordinator, facility, admin_user, language
+    live_server,
+    chromium,
+    shots,
+    transactional_db,
+    coordinator,
+    facility,
+    admin_user,
+    nurse,
+    language,
 ):
     site = pages.build_site(coordinator=coordinator, facility=facility)
+    # Signed in, the pages follow each user's own language; signed out, the switch's cookie.
+    for user in (coordinator, admin_user, nurse):
+        user.preferred_language = language
+        user.save()
     problems = []
     for user, visits in [
         (None, pages.anonymous_pages()),
         (admin_user, pages.admin_pages(site)),
         (coordinator, pages.coordinator_pages(site)),
+        (nurse, pages.nurse_pages(site)),
     ]:
         with browsing(chromium, live_server, language) as (page, seen):
             if user is not None:

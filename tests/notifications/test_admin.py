@@ -4,6 +4,7 @@ the webhook subscriptions (admins only)."""
 import pytest
 from django.db import transaction
 from django.urls import reverse
+from django.utils import translation
 
 from casetracker.audit.services import record_event
 from casetracker.notifications.models import Notification, WebhookSubscription
@@ -182,7 +183,9 @@ def test_admin_user_links_lead_to_the_inbox(client, nurse):
     _inbox_row(nurse)
     client.force_login(nurse)
     html = client.get(reverse("admin:index")).content.decode()
-    assert f'<a href="{reverse("notifications:inbox")}">Inbox (1)</a>' in html
+    with translation.override(nurse.preferred_language):  # the admin speaks the user's language
+        inbox = translation.gettext("Inbox")
+    assert f'<a href="{reverse("notifications:inbox")}">{inbox} (1)</a>' in html
 
 
 # --- Webhook subscriptions ------------------------------------------------------------------

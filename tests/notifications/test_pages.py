@@ -47,6 +47,12 @@ def _page(client, user, url=INBOX, **extra):
     return response.content.decode()
 
 
+def _in_english(user) -> None:
+    """The pages follow the user's own language: these checks read the English texts."""
+    user.preferred_language = "en"
+    user.save()
+
+
 def _entry_ids(html: str) -> list[int]:
     """The notification ids listed on an inbox page, in page order."""
     return [int(pk) for pk in re.findall(r'<li class="(?:un)?read" id="n(\d+)"', html)]
@@ -87,24 +93,33 @@ def test_inbox_lists_newest_first(client, nurse):
     assert _entry_ids(_page(client, nurse)) == [first.pk, third.pk, second.pk]
 
 
-def test_inbox_subject_in_english_by_default(client, nurse):
-    # The nurse prefers Arabic, but the page is in the language of the request.
-    notify_event([nurse])
-    html = _page(client, nurse)
+def test_inbox_subject_in_the_users_language_not_the_browsers(client, coordinator, nurse):
+    # The nurse prefers Arabic, the coordinator English: each page follows its reader, whatever
+    # the browser asks for or another user of the same browser chose.
+    notify_event([coordinator, nurse])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ar"
+    html = _page(client, coordinator, HTTP_ACCEPT_LANGUAGE="ar")
     assert '<html lang="en" dir="ltr">' in html
     assert "Batch RAF-2026-02-04-3: cancelled" in html
     assert "الدفعة" not in html
+    html = _page(client, nurse, HTTP_ACCEPT_LANGUAGE="en")
+    assert '<html lang="ar" dir="rtl">' in html
+    assert "الدفعة" in html
 
 
-@pytest.mark.parametrize("how", ["header", "cookie"])
+@pytest.mark.parametrize("how", ["preference", "switch"])
 def test_inbox_subject_in_arabic_when_the_page_is_arabic(client, coordinator, how):
     notify_event([coordinator])
-    extra = {}
-    if how == "header":
-        extra["HTTP_ACCEPT_LANGUAGE"] = "ar"
+    if how == "preference":
+        coordinator.preferred_language = "ar"
+        coordinator.save()
     else:
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ar"
-    html = _page(client, coordinator, **extra)
+        # The language switch in the header changes the user's own language.
+        client.force_login(coordinator)
+        client.post(reverse("set_language"), {"language": "ar", "next": INBOX})
+        coordinator.refresh_from_db()
+        assert coordinator.preferred_language == "ar"
+    html = _page(client, coordinator)
     assert '<html lang="ar" dir="rtl">' in html
     assert "الدفعة" in html
     assert "RAF-2026-02-04-3" in html
@@ -136,6 +151,7 @@ def test_inbox_unread_filter(client, nurse):
 
 
 def test_inbox_paginates_by_25(client, nurse):
+    _in_english(nurse)
     rows = _inbox_rows(nurse, 30)
     newest_first = [n.pk for n in reversed(rows)]
     first = _page(client, nurse)
@@ -199,6 +215,7 @@ def test_inbox_mark_read_refuses_get(client, nurse):
 
 
 def test_inbox_read_all_marks_only_own_unread_inbox_rows(client, nurse, other_nurse):
+    _in_english(nurse)
     rows = notify_event([nurse, other_nurse])
     rows += notify_event([nurse], action="prepare", batch_ref="RAF-2026-02-05-1")
     client.force_login(nurse)
@@ -216,6 +233,7 @@ def test_inbox_read_all_marks_only_own_unread_inbox_rows(client, nurse, other_nu
 
 
 def test_inbox_read_all_with_nothing_new(client, nurse):
+    _in_english(nurse)
     client.force_login(nurse)
     response = client.post(READ_ALL, follow=True)
     assert "Nothing new." in response.content.decode()
@@ -333,8 +351,10 @@ def test_inbox_undelivered_alert_in_arabic_for_many_failures(client, coordinator
     # Arabic has six plural forms, chosen by arithmetic on the count.
     for row in _inbox_rows(nurse, failures):
         _fail(row)
+    coordinator.preferred_language = "ar"
+    coordinator.save()
     for url in (INBOX, reverse("admin:index")):
-        html = _page(client, coordinator, url, HTTP_ACCEPT_LANGUAGE="ar")
+        html = _page(client, coordinator, url)
         assert f"إشعارات تعذّر تسليمها: {failures}" in html, url
 
 

@@ -6,6 +6,7 @@ own, so a route the middleware lets through by mistake still does not open the b
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.utils.translation import gettext_lazy as _
 
 
 def is_verified(user) -> bool:
@@ -20,6 +21,11 @@ def passed_sign_in(user) -> bool:
 
 
 class TwoFactorAdminSite(admin.AdminSite):
+    # The product's name, in the user's language, where Django says "Django administration".
+    site_header = _("Evacuation case tracker")
+    site_title = _("Evacuation case tracker")
+    index_title = _("Back office")
+
     def has_permission(self, request) -> bool:
         return super().has_permission(request) and passed_sign_in(request.user)
 

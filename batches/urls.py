@@ -1,0 +1,23 @@
+"""The coordinators' field pages for batches: the day, the builder, a batch and its manifests."""
+
+from django.urls import path
+
+from .views import batch, builder, manifest, today
+
+app_name = "batches"
+
+urlpatterns = [
+    path("today/", today.today, name="today"),
+    path("batches/new/", builder.builder, name="builder"),
+    path("batches/<str:code>/", batch.detail, name="detail"),
+    path("batches/<str:code>/members/", batch.members, name="members"),
+    path("batches/<str:code>/clearance/", batch.clearance, name="clearance"),
+    path("batches/<str:code>/step/<str:name>/", batch.transition, name="transition"),
+    path("batches/<str:code>/vehicles/", batch.vehicles, name="vehicles"),
+    path("batches/<str:code>/manifest.pdf", manifest.batch_pdf, name="manifest-pdf"),
+    path(
+        "batches/<str:code>/vehicles/<int:number>/manifest.pdf",
+        manifest.vehicle_pdf,
+        name="vehicle-manifest-pdf",
+    ),
+]
