@@ -67,6 +67,7 @@ check: setup
 	DJANGO_PRODUCTION=true DJANGO_ALLOWED_HOSTS=casetracker.example.org \
 	  DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	  FIELD_ENCRYPTION_KEYS="$$($(BIN)/python -c "$(FERNET_KEY)")" FIELD_HASH_KEY="$$($(BIN)/python -c "$(FERNET_KEY)")" \
+	  AUDIT_TEXT_KEY="$$($(BIN)/python -c "$(FERNET_KEY)")" \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null

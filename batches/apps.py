@@ -1,5 +1,20 @@
 from django.apps import AppConfig
+from django.apps import apps as global_apps
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def ensure_default_crossing(sender, *, apps=global_apps, using=DEFAULT_DB_ALIAS, **kwargs):
+    """Rafah, the crossing meant where none is given, exists after every `migrate` and every
+    `flush` (a transactional test empties the tables; migration 0004 created it only once)."""
+    try:
+        crossing = apps.get_model("batches", "Crossing")
+    except LookupError:  # migrated back to before crossings were data
+        return
+    from .models import DEFAULT_CROSSING, RAFAH
+
+    crossing.objects.using(using).get_or_create(code=DEFAULT_CROSSING, defaults=RAFAH)
 
 
 class BatchesConfig(AppConfig):
@@ -8,6 +23,15 @@ class BatchesConfig(AppConfig):
 
     def ready(self) -> None:
         from casetracker.audit.vocabulary import register_states
+
+        post_migrate.connect(ensure_default_crossing, sender=self)
+
+        from casetracker.audit.redaction import text_redacted
+
+        from .services.texts import blank_copies
+
+        # A redacted text of the audit log is blanked in the batches' copies too.
+        text_redacted.connect(blank_copies, dispatch_uid="batches.blank_copies")
 
         from . import models
 

@@ -6,7 +6,7 @@ Dates are relative to today; names are invented from common names. Deterministic
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -14,12 +14,13 @@ from django.utils import timezone
 
 from casetracker.accounts.models import Facility, User
 from casetracker.accounts.roles import Role
-from casetracker.accounts.services import user_create
+from casetracker.accounts.services import facility_create, user_create
 from patients import services as patient_services
 from patients.models import Patient, PatientStatus, Returnee
 
 from . import services
-from .models import Batch, Direction
+from .models import DEFAULT_CROSSING, Batch, Crossing, CrossingState, Direction
+from .services.crossings import crossing_create, crossing_set_state
 
 FACILITIES = [
     ("al-amal", "Al-Amal Hospital", "مستشفى الأمل", "staging", "khan_younis"),
@@ -100,8 +101,8 @@ class Scenario:
         for name in (r.value for r in (Role.COORDINATOR, Role.HOSPITAL_STAFF, Role.AUDITOR)):
             Group.objects.get_or_create(name=name)
         self.facilities = {
-            code: Facility.objects.create(
-                code=code, name_en=en, name_ar=ar, kind=kind, governorate=gov
+            code: facility_create(
+                actor=None, code=code, name_en=en, name_ar=ar, kind=kind, governorate=gov
             )
             for code, en, ar, kind, gov in FACILITIES
         }
@@ -115,29 +116,60 @@ class Scenario:
                 preferred_language=language,
                 validate=False,
             )
-        User.objects.create_superuser(ADMIN[0], "admin@demo.invalid", ADMIN[1])
+        self.admin = user_create(
+            username=ADMIN[0],
+            password=ADMIN[1],
+            role=Role.ADMIN,
+            email="admin@demo.invalid",
+            validate=False,
+        )
         self.actor = User.objects.get(username="coordinator")
         self.nurse = User.objects.get(username="nurse.amal")
+        self.rafah = Crossing.objects.get(code=DEFAULT_CROSSING)
+        # Evacuations also leave through Kerem Shalom, by road to an airport and on by air.
+        self.kerem_shalom = crossing_create(
+            actor=self.admin,
+            code="kerem-shalom",
+            prefix="KSH",
+            name_en="Kerem Shalom",
+            name_ar="كرم أبو سالم",
+            opens_at=time(8, 0),
+            closes_at=time(15, 0),
+            note="Medical evacuations by road to an airport, then by air.",
+        )
         for offset in range(-4, 8):
             day = self.today + timedelta(days=offset)
             services.quota_set(
-                crossing="rafah",
+                actor=self.admin,
+                crossing=self.rafah,
                 day=day,
                 direction=Direction.EXIT,
                 agreed_patients=50,
                 agreed_companions=100,
+                source="who",
             )
             services.quota_set(
-                crossing="rafah",
+                actor=self.admin,
+                crossing=self.rafah,
                 day=day,
                 direction=Direction.RETURN,
-                agreed_patients=50,
-                agreed_companions=0,
+                agreed_returnees=50,
+                source="who",
+            )
+            services.quota_set(
+                actor=self.admin,
+                crossing=self.kerem_shalom,
+                day=day,
+                direction=Direction.EXIT,
+                agreed_patients=20,
+                agreed_companions=30,
+                source="who",
             )
         self.patients = [self._patient(i) for i in range(60)]
         self.returnees = [self._returnee() for _ in range(64)]
         self._batches()
         self._death_while_waiting()
+        self._kerem_shalom_closed()
 
     def _death_while_waiting(self) -> None:
         """Over a thousand died waiting (DESIGN section 1): one waiting patient of the demo."""
@@ -240,9 +272,12 @@ class Scenario:
 
     # --- batches --------------------------------------------------------------------------
 
-    def _exit_batch(self, offset: int, patients: list[Patient]) -> Batch:
+    def _exit_batch(
+        self, offset: int, patients: list[Patient], crossing: Crossing | None = None
+    ) -> Batch:
         batch = services.batch_create(
             actor=self.actor,
+            crossing=crossing or self.rafah,
             direction=Direction.EXIT,
             planned_date=self.today + timedelta(days=offset),
             staging_facility=self.facilities["al-amal"],
@@ -321,9 +356,19 @@ class Scenario:
             batch=day3,
             actor=self.actor,
             reason_code="no_reason_given",
-            reason_text="Cancelled at the last minute while teams stood ready; no reason given. "
-            "Later attributed to missing coordination details.",
-            source="who",
+            reason_text="Cancelled at the last minute while teams stood ready; no reason given.",
+            # The border authority decided; WHO relayed it to the Red Crescent.
+            source="border_authority",
+            relayed_by="who",
+        )
+        # What the authority said afterwards, as WHO passed it on.
+        services.statement_add(
+            batch=day3,
+            actor=self.actor,
+            source="border_authority",
+            relayed_by="who",
+            text="Coordination details were missing.",
+            about_cancellation=True,
         )
         services.batch_reschedule(
             batch=day3, actor=self.actor, planned_date=self.today + timedelta(days=1)
@@ -340,3 +385,17 @@ class Scenario:
 
         # In two days: a draft being put together.
         self._exit_batch(2, patients(4))
+
+        # Two days ago, three patients left through Kerem Shalom for the airport.
+        airport = self._through_vetting(self._exit_batch(-2, patients(3), self.kerem_shalom))
+        self._cross(airport, lambda line: "crossed")
+
+    def _kerem_shalom_closed(self) -> None:
+        """Kerem Shalom closed this morning: the builder refuses it, `prepare` would say why."""
+        crossing_set_state(
+            crossing=self.kerem_shalom,
+            state=CrossingState.CLOSED,
+            actor=self.actor,
+            reason_text="Closed by the authorities this morning; no date given for reopening.",
+            source="border_authority",
+        )

@@ -9,10 +9,13 @@ from django.utils.translation import gettext_lazy as _
 
 from casetracker.accounts.fields import FacilityChoiceField
 from casetracker.accounts.models import Facility
+from casetracker.audit.forms import OccurredAtField
 
 from .models import (
     CANCEL_REASON_MAX_LENGTH,
+    STATEMENT_MAX_LENGTH,
     BatchMember,
+    BatchStatus,
     CancelReason,
     InformationSource,
     Outcome,
@@ -29,10 +32,29 @@ def stated(choices) -> list[tuple[str, str]]:
     return [CHOOSE, *choices]
 
 
+# "Nobody relayed it: we heard it from them directly", as a choice of its own: a coordinator
+# states it, as every other answer, rather than leaving a field empty.
+DIRECTLY = "directly"
+
+
+class RelayedByField(forms.ChoiceField):
+    """Who relayed a decision to us (the services take blank for "directly")."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", _("Relayed to us by"))
+        choices = [(DIRECTLY, _("Nobody: they told us directly")), *InformationSource.choices]
+        super().__init__(choices=stated(choices), **kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        return "" if value == DIRECTLY else value
+
+
 class CancelForm(forms.Form):
     reason_code = forms.ChoiceField(label=_("Reason"), choices=stated(CancelReason.choices))
-    source = forms.ChoiceField(
-        label=_("Who informed us"), choices=stated(InformationSource.choices)
+    source = forms.ChoiceField(label=_("Who decided it"), choices=stated(InformationSource.choices))
+    relayed_by = RelayedByField(
+        help_text=_("For instance WHO, for a decision of the border authority.")
     )
     reason_text = forms.CharField(
         label=_("What happened"),
@@ -40,6 +62,36 @@ class CancelForm(forms.Form):
         max_length=CANCEL_REASON_MAX_LENGTH,
         help_text=_("In a sentence. If no reason was given, say so and who said it."),
     )
+    # When the news came, if it is recorded later (a blank field: now).
+    occurred_at = OccurredAtField()
+
+
+class StatementForm(forms.Form):
+    """What a party said about the batch (or its cancellation) after the fact."""
+
+    source = forms.ChoiceField(label=_("Who said it"), choices=stated(InformationSource.choices))
+    text = forms.CharField(
+        label=_("What they said"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=STATEMENT_MAX_LENGTH,
+        help_text=_("Their words, as close as you can. Do not name patients."),
+    )
+    relayed_by = forms.ChoiceField(
+        label=_("Relayed to us by"),
+        choices=[("", "—"), *InformationSource.choices],
+        required=False,
+        help_text=_("Leave it empty if they told us directly."),
+    )
+    said_at = OccurredAtField(label=_("When it was said"))
+    about_cancellation = forms.BooleanField(
+        label=_("It is about the cancellation of this batch"), required=False
+    )
+
+    def __init__(self, *args, batch=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only a cancelled batch has a cancellation to speak of.
+        if batch is None or batch.status != BatchStatus.CANCELLED:
+            del self.fields["about_cancellation"]
 
 
 class RescheduleForm(forms.Form):
@@ -53,9 +105,12 @@ class RescheduleForm(forms.Form):
         empty_label=_("The same as before"),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, batch=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["planned_date"].widget.attrs["min"] = timezone.localdate().isoformat()
+        # From the cancelled batch's own day on (the service says the same): a cancellation
+        # recorded late may be rescheduled to a day already past.
+        first = batch.planned_date if batch is not None else timezone.localdate()
+        self.fields["planned_date"].widget.attrs["min"] = first.isoformat()
 
 
 def line_label(line: BatchMember) -> str:
@@ -69,6 +124,9 @@ def line_label(line: BatchMember) -> str:
 
 class CrossForm(forms.Form):
     """One outcome per person on board, each chosen by hand: none is assumed."""
+
+    # When the batch crossed, if it is recorded later (a blank field: now).
+    occurred_at = OccurredAtField()
 
     def __init__(self, *args, lines: list[BatchMember], **kwargs):
         super().__init__(*args, **kwargs)
@@ -90,6 +148,7 @@ class CrossForm(forms.Form):
 class AllCrossedForm(forms.Form):
     """The deliberate shortcut: everyone on board crossed, confirmed with a tick."""
 
+    occurred_at = OccurredAtField()
     confirm = forms.BooleanField(
         label=_("I confirm that every person on board crossed"), required=True
     )

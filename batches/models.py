@@ -2,18 +2,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.formats import date_format
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from casetracker.accounts.roles import Role, user_role
 from casetracker.constraints import max_length_check
-
-
-class Crossing(models.TextChoices):
-    RAFAH = "rafah", _("Rafah")
-
-
-CROSSING_PREFIX = {Crossing.RAFAH: "RAF"}
 
 
 class Direction(models.TextChoices):
@@ -78,6 +72,128 @@ class EndReason(models.TextChoices):
     COMPLETED = "completed", _("crossing outcome recorded")
 
 
+class CrossingState(models.TextChoices):
+    OPEN = "open", _("open")
+    RESTRICTED = "restricted", _("restricted")
+    CLOSED = "closed", _("closed")
+
+
+# The crossing meant where none is given (the API, the services): the only one there was before
+# crossings became data. Always present: the migration creates it and `apps.py` recreates it
+# after a database flush.
+DEFAULT_CROSSING = "rafah"
+RAFAH = {"prefix": "RAF", "name_en": "Rafah", "name_ar": "رفح"}
+
+
+class CrossingQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CrossingQuerySet":
+        # A crossing's name and state are no one's personal data: every signed-in role reads them.
+        return self.none() if user_role(user) is Role.ANONYMOUS else self
+
+
+class Crossing(models.Model):
+    """A border crossing the batches go through (Rafah, Kerem Shalom...). Batches and quotas
+    point at it by code. Its state changes only through
+    `batches.services.crossings.crossing_set_state`, each change an audit event."""
+
+    code = models.SlugField(
+        max_length=20,
+        unique=True,
+        verbose_name=_("code"),
+        help_text=_("How the API and the links name it, e.g. kerem-shalom. Never changes."),
+    )
+    prefix = models.CharField(
+        max_length=6,
+        unique=True,
+        verbose_name=_("batch code prefix"),
+        help_text=_("Two to six capital letters starting each batch code, e.g. KSH."),
+    )
+    name_en = models.CharField(_("name (English)"), max_length=100)
+    name_ar = models.CharField(_("name (Arabic)"), max_length=100)
+    state = models.CharField(
+        max_length=10,
+        choices=CrossingState.choices,
+        default=CrossingState.OPEN,
+        verbose_name=_("state"),
+    )
+    state_since = models.DateTimeField(default=timezone.now, verbose_name=_("state since"))
+    state_reason = models.CharField(
+        max_length=500, blank=True, verbose_name=_("why it is in this state")
+    )
+    state_source = models.CharField(
+        max_length=32,
+        choices=InformationSource.choices,
+        blank=True,
+        verbose_name=_("state reported by"),
+    )
+    opens_at = models.TimeField(null=True, blank=True, verbose_name=_("opens at"))
+    closes_at = models.TimeField(null=True, blank=True, verbose_name=_("closes at"))
+    note = models.CharField(max_length=500, blank=True, verbose_name=_("note"))
+
+    objects = CrossingQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("crossing")
+        verbose_name_plural = _("crossings")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=CrossingState.values), name="crossing_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(state_source="") | Q(state_source__in=InformationSource.values),
+                name="crossing_state_source_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(opens_at__isnull=True, closes_at__isnull=True)
+                | Q(opens_at__isnull=False, closes_at__isnull=False),
+                name="crossing_hours_both_or_neither",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        """The name in the active language (the English one when no Arabic name is stored)."""
+        language = (get_language() or "").split("-")[0]
+        return self.name_ar if language == "ar" and self.name_ar else self.name_en
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state == CrossingState.CLOSED
+
+    @property
+    def is_restricted(self) -> bool:
+        return self.state == CrossingState.RESTRICTED
+
+    def state_sentence(self) -> str:
+        """ "Kerem Shalom is closed since 6 Feb 2026, 14:00 (reason)", in the active language;
+        empty while the crossing is open."""
+        if self.state == CrossingState.OPEN:
+            return ""
+        names = {
+            "crossing": self.name,
+            "since": date_format(timezone.localtime(self.state_since), "SHORT_DATETIME_FORMAT"),
+            "reason": self.state_reason,
+        }
+        if self.is_closed:
+            if self.state_reason:
+                return gettext("%(crossing)s is closed since %(since)s: %(reason)s") % names
+            return gettext("%(crossing)s is closed since %(since)s") % names
+        if self.state_reason:
+            return gettext("%(crossing)s is restricted since %(since)s: %(reason)s") % names
+        return gettext("%(crossing)s is restricted since %(since)s") % names
+
+    @property
+    def hours(self) -> str:
+        """ "07:00-15:00", or empty when no hours are recorded."""
+        if self.opens_at is None:
+            return ""
+        return f"{self.opens_at:%H:%M}\u2013{self.closes_at:%H:%M}"
+
+
 class BatchQuerySet(models.QuerySet):
     def visible_to(self, user) -> "BatchQuerySet":
         role = user_role(user)
@@ -93,8 +209,14 @@ class BatchQuerySet(models.QuerySet):
 
 class Batch(models.Model):
     code = models.CharField(max_length=32, unique=True, editable=False, verbose_name=_("code"))
-    crossing = models.CharField(
-        max_length=20, choices=Crossing.choices, default=Crossing.RAFAH, verbose_name=_("crossing")
+    # The column keeps its name and the codes it always held ("rafah").
+    crossing = models.ForeignKey(
+        Crossing,
+        to_field="code",
+        db_column="crossing",
+        on_delete=models.PROTECT,
+        related_name="batches",
+        verbose_name=_("crossing"),
     )
     direction = models.CharField(
         max_length=10, choices=Direction.choices, verbose_name=_("direction")
@@ -135,12 +257,21 @@ class Batch(models.Model):
         editable=False,
         verbose_name=_("cancel reason text"),
     )
+    # Who decided (`cancel_source`, e.g. the border authority) and who relayed the decision to
+    # us (e.g. WHO); blank: we heard it from them directly.
     cancel_source = models.CharField(
         max_length=32,
         choices=InformationSource.choices,
         blank=True,
         editable=False,
         verbose_name=_("cancel source"),
+    )
+    cancel_relayed_by = models.CharField(
+        max_length=32,
+        choices=InformationSource.choices,
+        blank=True,
+        editable=False,
+        verbose_name=_("cancellation relayed by"),
     )
     cancelled_from = models.CharField(
         max_length=12,
@@ -177,18 +308,21 @@ class Batch(models.Model):
             models.CheckConstraint(
                 condition=Q(direction__in=Direction.values), name="batch_direction_valid"
             ),
-            models.CheckConstraint(
-                condition=Q(crossing__in=Crossing.values), name="batch_crossing_valid"
-            ),
+            # The text is required by `batch_cancel`, not here: a redaction blanks it
+            # (casetracker/audit/redaction.py).
             models.CheckConstraint(
                 condition=~Q(status=BatchStatus.CANCELLED)
                 | (
                     Q(cancel_reason_code__in=CancelReason.values)
-                    & ~Q(cancel_reason_text="")
                     & Q(cancel_source__in=InformationSource.values)
                     & Q(cancelled_at__isnull=False)
                 ),
                 name="batch_cancel_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(cancel_relayed_by="")
+                | Q(cancel_relayed_by__in=InformationSource.values),
+                name="batch_cancel_relayed_by_valid",
             ),
             max_length_check(
                 "cancel_reason_text",
@@ -203,6 +337,82 @@ class Batch(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+
+STATEMENT_MAX_LENGTH = 2000
+
+
+class StatementQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "StatementQuerySet":
+        return self.filter(batch__in=Batch.objects.visible_to(user))
+
+
+class Statement(models.Model):
+    """What a party said about a batch, or about its cancellation, at any time after the fact
+    (e.g. the border authority's claim, a day later, that coordination details were missing):
+    who said it (`source`), how we learnt it (`relayed_by`, blank: directly), when it was said
+    and what. Recorded by `batches.services.statements.statement_add`, with an event of its
+    own; the text is redactable (blanked with the event's text)."""
+
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, related_name="statements", verbose_name=_("batch")
+    )
+    about_cancellation = models.BooleanField(
+        default=False, editable=False, verbose_name=_("about the cancellation")
+    )
+    source = models.CharField(
+        max_length=32, choices=InformationSource.choices, editable=False, verbose_name=_("said by")
+    )
+    relayed_by = models.CharField(
+        max_length=32,
+        choices=InformationSource.choices,
+        blank=True,
+        editable=False,
+        verbose_name=_("relayed by"),
+    )
+    said_at = models.DateTimeField(editable=False, verbose_name=_("said at"))
+    text = models.TextField(
+        max_length=STATEMENT_MAX_LENGTH, blank=True, editable=False, verbose_name=_("what was said")
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("recorded by"),
+    )
+    recorded_at = models.DateTimeField(
+        default=timezone.now, editable=False, verbose_name=_("recorded at")
+    )
+    # Its audit event (action `statement`), whose text this one copies.
+    event = models.OneToOneField(
+        "audit.Event",
+        on_delete=models.PROTECT,
+        related_name="statement",
+        editable=False,
+        verbose_name=_("event"),
+    )
+
+    objects = StatementQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("statement")
+        verbose_name_plural = _("statements")
+        ordering = ["said_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(source__in=InformationSource.values), name="statement_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(relayed_by="") | Q(relayed_by__in=InformationSource.values),
+                name="statement_relayed_by_valid",
+            ),
+            max_length_check("text", STATEMENT_MAX_LENGTH, name="statement_text_length"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch.code}: {self.get_source_display()}"
 
 
 class VehicleKind(models.TextChoices):
@@ -447,10 +657,17 @@ class CrossingQuotaQuerySet(models.QuerySet):
 
 class CrossingQuota(models.Model):
     """What was agreed for one day, one crossing, one direction. For return batches,
-    `agreed_patients` is the number of people allowed back."""
+    `agreed_patients` is the number of people allowed back (`agreed_returnees`, as the API,
+    the pages and the admin call it) and there are no companions (`agreed_companions` is 0).
+    Set and changed through `batches.services.quotas.quota_set` only, each time an event."""
 
-    crossing = models.CharField(
-        max_length=20, choices=Crossing.choices, default=Crossing.RAFAH, verbose_name=_("crossing")
+    crossing = models.ForeignKey(
+        Crossing,
+        to_field="code",
+        db_column="crossing",
+        on_delete=models.PROTECT,
+        related_name="quotas",
+        verbose_name=_("crossing"),
     )
     date = models.DateField(verbose_name=_("date"))
     direction = models.CharField(
@@ -472,7 +689,26 @@ class CrossingQuota(models.Model):
             models.CheckConstraint(
                 condition=Q(direction__in=Direction.values), name="quota_direction_valid"
             ),
+            # Companions travel with their patient, out: nobody agrees companions coming back.
+            models.CheckConstraint(
+                condition=Q(direction=Direction.EXIT) | Q(agreed_companions=0),
+                name="quota_return_has_no_companions",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.crossing} {self.date} {self.direction}"
+        return f"{self.crossing_id} {self.date} {self.direction}"
+
+    @property
+    def is_exit(self) -> bool:
+        return self.direction == Direction.EXIT
+
+    @property
+    def agreed_returnees(self) -> int | None:
+        """People allowed back on a return day; None for an exit day."""
+        return None if self.is_exit else self.agreed_patients
+
+    @property
+    def reference(self) -> str:
+        """How events name this quota: crossing, day and direction."""
+        return f"{self.crossing_id}/{self.date.isoformat()}/{self.direction}"

@@ -39,7 +39,8 @@ from patients.models import (
     ReturneeStatus,
 )
 
-from .models import BatchMember, Direction
+from .models import BatchMember, Crossing, Direction
+from .services.crossings import crossing_of
 from .services.quotas import PlacesLeft, places_left_on
 
 # Queue rows read per query, and at most per proposal.
@@ -65,6 +66,8 @@ class Reason:
     NOT_WAITING = "not_waiting"
     NO_QUOTA = "no_quota"
     LIMIT_REACHED = "limit_reached"
+    CROSSING_CLOSED = "crossing_closed"
+    CROSSING_RESTRICTED = "crossing_restricted"
 
 
 REASON_CODES = tuple(
@@ -148,7 +151,7 @@ class Skipped:
 
 @dataclass
 class Proposal:
-    crossing: str
+    crossing: str  # its code
     direction: str
     day: date
     staging_facility: Facility | None
@@ -190,11 +193,19 @@ def _day(day: date) -> str:
 def _referral_reason(patient: Patient, day: date) -> Why:
     """No approved referral valid that day; says why when a referral exists."""
     known = getattr(patient, "open_referrals", [])
-    expired = [r for r in known if r.status == ReferralStatus.APPROVED and r.expires_on]
+    approved = [r for r in known if r.status == ReferralStatus.APPROVED]
+    expired = [r for r in approved if r.expires_on and r.expires_on < day]
+    later = [r for r in approved if r.issued_on > day]
     if expired:
         last = max(r.expires_on for r in expired)
         text = _("The approved referral expires on %(expiry)s, before %(day)s.") % {
             "expiry": _day(last),
+            "day": _day(day),
+        }
+    elif later:
+        first = min(r.issued_on for r in later)
+        text = _("The approved referral is issued on %(issued)s, after %(day)s.") % {
+            "issued": _day(first),
             "day": _day(day),
         }
     elif any(r.status == ReferralStatus.PENDING for r in known):
@@ -267,16 +278,12 @@ def exit_candidates(user, day: date):
                 queryset=Companion.objects.defer(*_PERSON_DEFER).order_by("id"),
                 to_attr="registered_companions",
             ),
-            Prefetch(
-                "referrals",
-                queryset=Referral.objects.valid_on(day).only("id", "patient_id"),
-                to_attr="valid_referrals",
-            ),
+            # Validity on `day` is read from these (`Referral.is_valid_on`).
             Prefetch(
                 "referrals",
                 queryset=Referral.objects.filter(
                     status__in=(ReferralStatus.APPROVED, ReferralStatus.PENDING)
-                ).only("id", "patient_id", "status", "expires_on"),
+                ).only("id", "patient_id", "status", "issued_on", "expires_on"),
                 to_attr="open_referrals",
             ),
         )
@@ -341,7 +348,7 @@ def patient_reasons(
         patient,
         day=day,
         companions=companions,
-        has_valid_referral=bool(patient.valid_referrals),
+        has_valid_referral=any(r.is_valid_on(day) for r in patient.open_referrals),
     )
     return reasons + [finding_reason(patient, day, f) for f in findings]
 
@@ -381,21 +388,27 @@ def check_returnee(*, user, reference: str, day: date):
 def propose(
     *,
     user,
-    crossing: str,
+    crossing: Crossing | str | None,
     direction: str,
     day: date,
     staging_facility: Facility | None = None,
 ) -> Proposal:
     """Who the next batch of `day` should take, within the places left in the day's quota,
-    and every person it skipped with the reasons (see the module docstring)."""
+    and every person it skipped with the reasons (see the module docstring). A closed or
+    restricted crossing is said in a note; the proposal is made all the same (a draft may
+    wait for the crossing to open, `prepare` refuses it while it is closed)."""
+    crossing = crossing_of(crossing)
     places = places_left_on(crossing=crossing, day=day, direction=direction)
     proposal = Proposal(
-        crossing=crossing,
+        crossing=crossing.code,
         direction=direction,
         day=day,
         staging_facility=staging_facility,
         places=places,
     )
+    if crossing.is_closed or crossing.is_restricted:
+        code = Reason.CROSSING_CLOSED if crossing.is_closed else Reason.CROSSING_RESTRICTED
+        proposal.notes.append(Why(code, crossing.state_sentence()))
     if places is None:
         proposal.notes.append(
             Why(

@@ -124,12 +124,13 @@ class DayPlan:
     """One day, one crossing, one direction: its batches and what is left of its quota."""
 
     day: date
-    crossing: str
+    crossing: str  # its code
     direction: str
     batches: list[Batch] = field(default_factory=list)
     quota: CrossingQuota | None = None
     taken_people: int = 0
     taken_companions: int = 0
+    crossing_row: Crossing | None = None
 
     @property
     def people_left(self) -> int | None:
@@ -147,7 +148,7 @@ class DayPlan:
 
     @property
     def crossing_label(self) -> str:
-        return Crossing(self.crossing).label if self.crossing in Crossing.values else self.crossing
+        return self.crossing_row.name if self.crossing_row else self.crossing
 
 
 def plan_of_days(user, *, first: date, days: int) -> list[DayPlan]:
@@ -157,14 +158,16 @@ def plan_of_days(user, *, first: date, days: int) -> list[DayPlan]:
     last = first + timedelta(days=days - 1)
     plans: dict[tuple, DayPlan] = {}
 
+    crossings = {c.code: c for c in Crossing.objects.visible_to(user)}
+
     def plan(day, crossing, direction) -> DayPlan:
         key = (day, crossing, direction)
         if key not in plans:
-            plans[key] = DayPlan(day, crossing, direction)
+            plans[key] = DayPlan(day, crossing, direction, crossing_row=crossings.get(crossing))
         return plans[key]
 
     for quota in CrossingQuota.objects.visible_to(user).filter(date__range=(first, last)):
-        plan(quota.date, quota.crossing, quota.direction).quota = quota
+        plan(quota.date, quota.crossing_id, quota.direction).quota = quota
     open_line = Q(members__is_open=True)
     batches = (
         Batch.objects.visible_to(user)
@@ -175,10 +178,10 @@ def plan_of_days(user, *, first: date, days: int) -> list[DayPlan]:
             companions=Count("members", filter=open_line & Q(members__companion__isnull=False)),
             returnees=Count("members", filter=open_line & Q(members__returnee__isnull=False)),
         )
-        .order_by("planned_date", "crossing", "direction", "code")
+        .order_by("planned_date", "crossing_id", "direction", "code")
     )
     for batch in batches:
-        plan(batch.planned_date, batch.crossing, batch.direction).batches.append(batch)
+        plan(batch.planned_date, batch.crossing_id, batch.direction).batches.append(batch)
     taken = (
         BatchMember.objects.filter(
             batch__planned_date__range=(first, last), batch__status__in=HOLDS_PLACES
@@ -196,6 +199,25 @@ def plan_of_days(user, *, first: date, days: int) -> list[DayPlan]:
             plans[key].taken_people = row["people"]
             plans[key].taken_companions = row["companions"]
     return sorted(plans.values(), key=lambda p: (p.day, p.crossing, p.direction != "exit"))
+
+
+@dataclass(frozen=True)
+class CrossingDays:
+    """One crossing, its state, and its days (`DayPlan`) in order."""
+
+    crossing: Crossing
+    plans: list[DayPlan]
+
+
+def plans_by_crossing(user, *, first: date, days: int) -> list[CrossingDays]:
+    """`plan_of_days` grouped by crossing, every crossing listed (a closed one with no batch
+    still says since when it is closed); crossings with something planned first."""
+    plans = plan_of_days(user, first=first, days=days)
+    groups = [
+        CrossingDays(crossing, [p for p in plans if p.crossing == crossing.code])
+        for crossing in Crossing.objects.visible_to(user)
+    ]
+    return sorted(groups, key=lambda g: (not g.plans, g.crossing.code))
 
 
 @dataclass(frozen=True)
@@ -238,8 +260,9 @@ class ExpiringReferral:
 
 def referrals_lapsing(user, *, first: date, last: date) -> list[ExpiringReferral]:
     """Patients on open batches planned from `first` to `last` who hold no approved referral
-    valid on their batch's day (expired before it, or never approved): `prepare` will refuse
-    them. `expires_on` is the latest expiry of their approved referrals, if any."""
+    valid on their batch's day (expired before it, issued after it, or never approved):
+    `prepare` will refuse them. `expires_on` is the latest expiry before that day of their
+    approved referrals, if any."""
     lines = (
         BatchMember.objects.visible_to(user)
         .filter(is_open=True, patient__isnull=False, batch__planned_date__range=(first, last))
@@ -252,9 +275,15 @@ def referrals_lapsing(user, *, first: date, last: date) -> list[ExpiringReferral
     rows = []
     for line in lines:
         day = line.batch.planned_date
-        approved = [r for r in line.patient.referrals.all() if r.status == ReferralStatus.APPROVED]
-        if any(r.expires_on is None or r.expires_on >= day for r in approved):
+        referrals = line.patient.referrals.all()
+        if any(r.is_valid_on(day) for r in referrals):
             continue
-        latest = max((r.expires_on for r in approved), default=None)
+        # An approved referral issued after the day is not an expired one: no date to show.
+        lapsed = [
+            r.expires_on
+            for r in referrals
+            if r.status == ReferralStatus.APPROVED and r.expires_on and r.expires_on < day
+        ]
+        latest = max(lapsed, default=None)
         rows.append(ExpiringReferral(line.patient, line.batch, latest))
     return rows

@@ -14,6 +14,7 @@ urlpatterns = [
     path("batches/<str:code>/clearance/", batch.clearance, name="clearance"),
     path("batches/<str:code>/step/<str:name>/", batch.transition, name="transition"),
     path("batches/<str:code>/vehicles/", batch.vehicles, name="vehicles"),
+    path("batches/<str:code>/statements/", batch.statement, name="statement"),
     path("batches/<str:code>/manifest.pdf", manifest.batch_pdf, name="manifest-pdf"),
     path(
         "batches/<str:code>/vehicles/<int:number>/manifest.pdf",

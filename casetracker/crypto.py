@@ -11,6 +11,10 @@ and anyone with a dump could hash all of them in minutes. FIELD_HASH_KEY_PREVIOU
 key is being rotated, is also tried by lookups, so searches keep working until every hash has been
 recomputed.
 
+The free texts of the audit log (why a batch was cancelled, a clearance note, a statement) are
+kept beside the hash chain, which holds their HMAC-SHA256 under AUDIT_TEXT_KEY instead
+(`audit_text_digest`), so a text can be redacted without breaking the chain.
+
 A value that no key decrypts raises `DecryptionError`: never the ciphertext, never an empty
 string, and never the value in a message or a log.
 """
@@ -29,6 +33,7 @@ from django.core.exceptions import ImproperlyConfigured
 # For `make run` and the tests only: they are public, so settings refuse them in production.
 INSECURE_DEFAULT_ENCRYPTION_KEY = "ufoZGfsW_EEoeqIts3XatEcu5jPxlLS-4cy18Ih8Gk4="
 INSECURE_DEFAULT_HASH_KEY = "DC2WAmk_BBRfx0dPDYNK0OS_uKktZEJPczgEsrgcaFA="
+INSECURE_DEFAULT_AUDIT_TEXT_KEY = "h3VpHhus7fK0LWBxzUs2qub3tRt6Njs2-W2F2wAtPjE="
 
 HASH_KEY_MIN_BYTES = 32
 # Every Fernet token starts with the version byte 0x80, which is "gAAAAA" in base64.
@@ -100,6 +105,44 @@ def check_keys(
             raise ImproperlyConfigured(
                 "DJANGO_PRODUCTION is set: set FIELD_HASH_KEY to a key of your own"
             )
+
+
+def check_audit_text_keys(
+    *, key: str, previous: list[str], other_keys: list[str], production: bool
+) -> None:
+    """AUDIT_TEXT_KEY (and AUDIT_TEXT_KEYS_PREVIOUS) checked as the other keys are: well formed,
+    not one of the field keys, not the public default in production."""
+    _parse_hash_key(key, "AUDIT_TEXT_KEY")
+    for old in _clean(previous):
+        _parse_hash_key(old, "AUDIT_TEXT_KEYS_PREVIOUS")
+    if key.strip() in _clean(other_keys):
+        raise ImproperlyConfigured(
+            "AUDIT_TEXT_KEY must differ from FIELD_HASH_KEY and every FIELD_ENCRYPTION_KEYS"
+        )
+    if production and INSECURE_DEFAULT_AUDIT_TEXT_KEY in (key.strip(), *_clean(previous)):
+        raise ImproperlyConfigured(
+            "DJANGO_PRODUCTION is set: set AUDIT_TEXT_KEY to a key of your own"
+        )
+
+
+def audit_text_digest(text: str, *, salt: str, key: str | None = None) -> str:
+    """The keyed hash (HMAC-SHA256 under AUDIT_TEXT_KEY) of a free text of the audit log, which
+    the hash chain holds instead of the text (`casetracker.audit`). `salt` is the event's
+    `prev_hash`: the same text in two events has two digests, so a redacted text cannot be
+    recognised by comparing its digest with another event's."""
+    key = settings.AUDIT_TEXT_KEY if key is None else key
+    raw = _hash_key_bytes(key, "AUDIT_TEXT_KEY")
+    message = f"{salt}\n{text}".encode()
+    return hmac.new(raw, message, hashlib.sha256).hexdigest()
+
+
+def audit_text_matches(text: str, *, salt: str, digest: str) -> bool:
+    """Whether `text` is the text whose digest the chain holds, under AUDIT_TEXT_KEY or one of
+    AUDIT_TEXT_KEYS_PREVIOUS (a key replaced after a leak: the digests chained before stay)."""
+    keys = [settings.AUDIT_TEXT_KEY, *_clean(getattr(settings, "AUDIT_TEXT_KEYS_PREVIOUS", []))]
+    return any(
+        hmac.compare_digest(audit_text_digest(text, salt=salt, key=key), digest) for key in keys
+    )
 
 
 @lru_cache(maxsize=8)

@@ -277,6 +277,8 @@ SPECTACULAR_SETTINGS = {
         "CancelReasonEnum": "batches.models.CancelReason",
         "InformationSourceEnum": "batches.models.InformationSource",
         "ClearanceEnum": "batches.models.Clearance",
+        # What a vetting decision records (one line, or many at once): approved or rejected.
+        "ClearanceDecisionEnum": "batches.api.serializers.CLEARANCE_DECISIONS",
         "OutcomeEnum": "batches.models.Outcome",
         "PatientStatusEnum": "patients.models.PatientStatus",
         "ReferralStatusEnum": "patients.models.ReferralStatus",
@@ -332,6 +334,9 @@ NOTIFICATION_AUDIENCES = {
         "cross": _STAFF,
         "cancel": [*_STAFF, "auditors", "patients_sms"],
         "reschedule": _STAFF,
+        # A later statement about a batch or its cancellation (batches/services/statements.py):
+        # the coordinators and the auditors, who reconstruct cancellations.
+        "statement": ["coordinators", "auditors"],
     }.items()
 }
 # SMS through an HTTP provider (contract in the README); without a URL no SMS is written.
@@ -407,5 +412,17 @@ _crypto.check_keys(
     encryption_keys=FIELD_ENCRYPTION_KEYS,
     hash_key=FIELD_HASH_KEY,
     hash_key_previous=FIELD_HASH_KEY_PREVIOUS,
+    production=PRODUCTION,
+)
+# AUDIT_TEXT_KEY: the HMAC key of the free texts of the audit log, whose digest the hash chain
+# holds (README "Audit log"); AUDIT_TEXT_KEYS_PREVIOUS: keys replaced after a leak, still
+# checked by `verify_audit_log` (the digests chained under them stay). Production refuses the
+# embedded default.
+AUDIT_TEXT_KEY = env.str("AUDIT_TEXT_KEY", default=_crypto.INSECURE_DEFAULT_AUDIT_TEXT_KEY)
+AUDIT_TEXT_KEYS_PREVIOUS = env.list("AUDIT_TEXT_KEYS_PREVIOUS", default=[])
+_crypto.check_audit_text_keys(
+    key=AUDIT_TEXT_KEY,
+    previous=AUDIT_TEXT_KEYS_PREVIOUS,
+    other_keys=[*FIELD_ENCRYPTION_KEYS, FIELD_HASH_KEY, FIELD_HASH_KEY_PREVIOUS],
     production=PRODUCTION,
 )

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from casetracker.accounts.fields import FacilityChoiceField
 from casetracker.accounts.models import Facility
+from casetracker.audit.forms import OccurredAtField
 
 from . import services
 from .models import Companion, Patient, PatientStatus, Referral, ReferralStatus
@@ -268,5 +269,7 @@ class StatusForm(forms.Form):
         label=_("Details"),
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("When it happened and who told us. Kept in the case history."),
+        help_text=_("Who told us, and what else the case history should keep."),
     )
+    # The day of a death counts in the reports: say it when it is recorded later.
+    occurred_at = OccurredAtField()

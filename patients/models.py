@@ -295,8 +295,9 @@ class ReferralQuerySet(models.QuerySet):
         return _facility_scoped(self, user, "patient__facility_id")
 
     def valid_on(self, on: date) -> "ReferralQuerySet":
-        """Approved referrals that have not expired on that date."""
-        return self.filter(status=ReferralStatus.APPROVED).filter(
+        """Approved referrals valid on that date: issued on or before it and not expired
+        (`Referral.is_valid_on` says the same of one referral in memory)."""
+        return self.filter(status=ReferralStatus.APPROVED, issued_on__lte=on).filter(
             Q(expires_on__isnull=True) | Q(expires_on__gte=on)
         )
 
@@ -352,6 +353,15 @@ class Referral(models.Model):
         super().clean()
         if self.expires_on and self.issued_on and self.expires_on < self.issued_on:
             raise ValidationError({"expires_on": gettext("expiry date is before the issue date")})
+
+    def is_valid_on(self, on: date) -> bool:
+        """Approved, issued on or before `on` and not expired on it: `ReferralQuerySet.valid_on`
+        for a referral already read (prefetched), so pages and checks agree with the query."""
+        return (
+            self.status == ReferralStatus.APPROVED
+            and self.issued_on <= on
+            and (self.expires_on is None or self.expires_on >= on)
+        )
 
 
 READINESS_FLAGS = ("fit_to_travel", "documents_ready", "companions_present", "transport_confirmed")

@@ -202,8 +202,12 @@ def patient_queue(
         patients = patients.filter(ready if filters.readiness == ReadinessFilter.READY else ~ready)
     if filters.referral:
         valid = _valid_referral(on)
+        # As `referral_state` reads them: an approved referral issued after the day waits too.
         pending = Exists(
-            Referral.objects.filter(patient=OuterRef("pk"), status=ReferralStatus.PENDING)
+            Referral.objects.filter(patient=OuterRef("pk")).filter(
+                Q(status=ReferralStatus.PENDING)
+                | Q(status=ReferralStatus.APPROVED, issued_on__gt=on)
+            )
         )
         if filters.referral == ReferralFilter.VALID:
             patients = patients.filter(valid)
@@ -258,16 +262,17 @@ class ReferralState:
 
 def referral_state(referrals: Iterable[Referral], on: date) -> ReferralState:
     referrals = list(referrals)
-
-    def valid(r: Referral) -> bool:
-        return r.status == ReferralStatus.APPROVED and (r.expires_on is None or r.expires_on >= on)
-
-    usable = [r for r in referrals if valid(r)]
+    usable = [r for r in referrals if r.is_valid_on(on)]
     if usable:
         # The one lasting longest (no expiry date lasts forever).
         best = max(usable, key=lambda r: r.expires_on or date.max)
         return ReferralState("valid", best.expires_on)
-    if any(r.status == ReferralStatus.PENDING for r in referrals):
+    # An approved referral issued after `on` is not usable yet: it reads as one still waiting.
+    if any(
+        r.status == ReferralStatus.PENDING
+        or (r.status == ReferralStatus.APPROVED and r.issued_on > on)
+        for r in referrals
+    ):
         return ReferralState("pending")
     lapsed = [r for r in referrals if r.status in (ReferralStatus.EXPIRED, ReferralStatus.APPROVED)]
     if lapsed:

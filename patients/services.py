@@ -3,6 +3,7 @@
 Each function runs in one transaction, locks the rows it changes and writes its audit event.
 """
 
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -12,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from casetracker import crypto
 from casetracker.audit.models import Action, SubjectType
+from casetracker.audit.occurred import checked_occurred_at
 from casetracker.audit.services import record_event
 from casetracker.errors import TransitionRefused, check_transition
 
@@ -158,9 +160,14 @@ def _refuse_duplicate(person: Patient | Returnee, *, actor) -> None:
 
 
 @transaction.atomic
-def patient_register(*, actor, **data: Any) -> Patient:
-    """Register a case. It joins the waiting queue at the time of registration."""
+def patient_register(*, actor, occurred_at: datetime | None = None, **data: Any) -> Patient:
+    """Register a case. It joins the waiting queue at the time of registration: `occurred_at`,
+    when the person really registered (default now; not in the future), which is the case's
+    `registered_at` and so its place in the queue."""
+    occurred_at = checked_occurred_at(occurred_at)
     patient = Patient()
+    if occurred_at is not None:
+        patient.registered_at = occurred_at
     _assign(patient, data, PATIENT_EDITABLE)
     patient.full_clean()
     _refuse_duplicate(patient, actor=actor)
@@ -172,6 +179,7 @@ def patient_register(*, actor, **data: Any) -> Patient:
         actor=actor,
         to_state=patient.status,
         details={"priority": patient.priority, "category": patient.clinical_category},
+        occurred_at=patient.registered_at,
     )
     return patient
 
@@ -204,9 +212,21 @@ def patient_move(*, patient: Patient, to: str) -> str:
     return old
 
 
+def _registration_of(reference: str) -> str:
+    return _("the registration of %(ref)s") % {"ref": reference}
+
+
 @transaction.atomic
-def patient_set_status(*, patient: Patient, status: str, actor, reason_text: str = "") -> Patient:
-    """Record a death or a withdrawal of a waiting patient."""
+def patient_set_status(
+    *,
+    patient: Patient,
+    status: str,
+    actor,
+    reason_text: str = "",
+    occurred_at: datetime | None = None,
+) -> Patient:
+    """Record a death or a withdrawal of a waiting patient. `occurred_at` is when it happened
+    (default now), refused in the future and before the patient's registration."""
     if status not in (PatientStatus.DECEASED, PatientStatus.WITHDRAWN):
         raise ValidationError({"status": _("only deceased or withdrawn can be recorded directly")})
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
@@ -215,6 +235,11 @@ def patient_set_status(*, patient: Patient, status: str, actor, reason_text: str
             _("patient %(ref)s is in an open batch: remove them from it first")
             % {"ref": patient.case_reference}
         )
+    occurred_at = checked_occurred_at(
+        occurred_at,
+        follows=patient.registered_at,
+        follows_what=_registration_of(patient.case_reference),
+    )
     old = patient_move(patient=patient, to=status)
     _patient_event(
         patient,
@@ -223,6 +248,7 @@ def patient_set_status(*, patient: Patient, status: str, actor, reason_text: str
         from_state=old,
         to_state=status,
         reason_text=reason_text,
+        occurred_at=occurred_at,
     )
     return patient
 
@@ -291,15 +317,21 @@ def _error_of(exc: ValidationError) -> ValidationError:
 
 @transaction.atomic
 def patient_register_with_family(
-    *, actor, patient: dict[str, Any], companions: list[dict[str, Any]], referral: dict | None
+    *,
+    actor,
+    patient: dict[str, Any],
+    companions: list[dict[str, Any]],
+    referral: dict | None,
+    occurred_at: datetime | None = None,
 ) -> Patient:
     """Register a case with its companions and its referral, all or nothing: a companion or a
     referral refused leaves no patient behind. Each part goes through its own service
     (`patient_register`, `companion_add`, `referral_create`), so the events are theirs.
     Every part is checked before giving up, so the user sees every mistake at once; the error
-    is a `RegistrationRefused` naming the part of each message."""
+    is a `RegistrationRefused` naming the part of each message. `occurred_at`: when the case
+    registered (its place in the queue), as `patient_register`."""
     try:
-        case = patient_register(actor=actor, **patient)
+        case = patient_register(actor=actor, occurred_at=occurred_at, **patient)
     except ValidationError as exc:
         raise RegistrationRefused([("patient", None, _error_of(exc))]) from exc
     refused: list[tuple[str, int | None, ValidationError]] = []
@@ -414,9 +446,13 @@ def readiness_update(*, patient: Patient, actor, **changes: Any) -> Readiness:
 
 
 @transaction.atomic
-def returnee_register(*, actor, **data: Any) -> Returnee:
-    """Register a person to come back. Only people who left after the war began may return."""
+def returnee_register(*, actor, occurred_at: datetime | None = None, **data: Any) -> Returnee:
+    """Register a person to come back. Only people who left after the war began may return.
+    `occurred_at`, when they registered (default now), is their `registered_at`."""
+    occurred_at = checked_occurred_at(occurred_at)
     returnee = Returnee()
+    if occurred_at is not None:
+        returnee.registered_at = occurred_at
     _assign(returnee, data, RETURNEE_EDITABLE)
     returnee.full_clean()
     _refuse_duplicate(returnee, actor=actor)
@@ -427,6 +463,7 @@ def returnee_register(*, actor, **data: Any) -> Returnee:
         action=Action.REGISTER,
         to_state=returnee.status,
         actor=actor,
+        occurred_at=returnee.registered_at,
     )
     return returnee
 
@@ -441,13 +478,22 @@ def returnee_move(*, returnee: Returnee, to: str) -> str:
 
 
 @transaction.atomic
-def returnee_withdraw(*, returnee: Returnee, actor, reason_text: str = "") -> Returnee:
+def returnee_withdraw(
+    *, returnee: Returnee, actor, reason_text: str = "", occurred_at: datetime | None = None
+) -> Returnee:
+    """Record that a waiting returnee no longer wants to come back; `occurred_at` as
+    `patient_set_status`."""
     returnee = Returnee.objects.select_for_update().get(pk=returnee.pk)
     if returnee.status == ReturneeStatus.SCHEDULED:
         raise TransitionRefused(
             _("returnee %(ref)s is in an open batch: remove them from it first")
             % {"ref": returnee.reference}
         )
+    occurred_at = checked_occurred_at(
+        occurred_at,
+        follows=returnee.registered_at,
+        follows_what=_registration_of(returnee.reference),
+    )
     old = returnee_move(returnee=returnee, to=ReturneeStatus.WITHDRAWN)
     record_event(
         subject_type=SubjectType.RETURNEE,
@@ -457,5 +503,6 @@ def returnee_withdraw(*, returnee: Returnee, actor, reason_text: str = "") -> Re
         to_state=returnee.status,
         actor=actor,
         reason_text=reason_text,
+        occurred_at=occurred_at,
     )
     return returnee

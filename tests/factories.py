@@ -7,7 +7,7 @@ import factory
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from batches.models import Batch, CrossingQuota
+from batches.models import DEFAULT_CROSSING, RAFAH, Batch, Crossing, CrossingQuota
 from casetracker.accounts.models import Facility, User
 from patients.models import Companion, Patient, Readiness, Referral, Returnee
 
@@ -110,16 +110,35 @@ class ReturneeFactory(factory.django.DjangoModelFactory):
     left_on = dt.date(2024, 5, 1)
 
 
+def rafah() -> Crossing:
+    """The default crossing (migration 0004 creates it; `batches/apps.py` after a flush)."""
+    return Crossing.objects.get_or_create(code=DEFAULT_CROSSING, defaults=RAFAH)[0]
+
+
+class CrossingFactory(factory.django.DjangoModelFactory):
+    """Kerem Shalom by default: the second crossing, to an airport."""
+
+    class Meta:
+        model = Crossing
+        django_get_or_create = ("code",)
+
+    code = "kerem-shalom"
+    prefix = "KSH"
+    name_en = "Kerem Shalom"
+    name_ar = "كرم أبو سالم"
+
+
 class QuotaFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = CrossingQuota
         django_get_or_create = ("crossing", "date", "direction")
 
-    crossing = "rafah"
+    crossing = factory.LazyFunction(rafah)
     date = factory.LazyFunction(timezone.localdate)
     direction = "exit"
     agreed_patients = 50
-    agreed_companions = 100
+    # A return quota has no companions.
+    agreed_companions = factory.LazyAttribute(lambda o: 100 if o.direction == "exit" else 0)
 
 
 class BatchFactory(factory.django.DjangoModelFactory):
@@ -129,6 +148,7 @@ class BatchFactory(factory.django.DjangoModelFactory):
         model = Batch
 
     code = factory.Sequence(lambda n: f"RAF-TEST-{n}")
+    crossing = factory.LazyFunction(rafah)
     direction = "exit"
     planned_date = factory.LazyFunction(timezone.localdate)
     staging_facility = factory.SubFactory(FacilityFactory, kind="staging")

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from rest_framework.authtoken.models import Token
 
-from batches.models import Batch, BatchMember, CrossingQuota, Vehicle
+from batches.models import Batch, BatchMember, Crossing, CrossingQuota, Vehicle
 from casetracker.accounts.models import Facility
 from casetracker.accounts.roles import Role
 from casetracker.audit.models import Action, Event, SubjectType
@@ -158,6 +158,7 @@ class RouteWorld:
                 name="partner", url="https://partner.example.org/hook", secret="s" * 32
             ),
             "batches.crossingquota": CrossingQuota.objects.get(),
+            "batches.crossing": Crossing.objects.get(code="rafah"),
         }
         return world
 

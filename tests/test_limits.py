@@ -179,6 +179,7 @@ def test_batch_record_clearance_over_long_note_is_refused_naming_it(exit_batch, 
 )
 def test_quota_set_unknown_crossing_or_direction_is_refused_naming_it(db, field, kwargs):
     values = {
+        "actor": None,
         "crossing": "rafah",
         "day": dt.date(2026, 2, 4),
         "direction": "exit",
@@ -382,7 +383,14 @@ def test_api_over_long_text_is_400_naming_the_field(api, coordinator, ctx, make,
 
 # References to other rows (slugs, case references): an unknown or over-long one is "does not
 # exist", a 400, and is never stored.
-REFERENCE_FIELDS = {"patient", "returnee", "facility", "staging_facility", "referring_facility"}
+REFERENCE_FIELDS = {
+    "patient",
+    "returnee",
+    "facility",
+    "staging_facility",
+    "referring_facility",
+    "crossing",
+}
 
 
 def _unbounded_strings(schema: dict, node: dict, path: str):

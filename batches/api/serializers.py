@@ -2,24 +2,38 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from casetracker.accounts.models import Facility
-from casetracker.api.fields import ScopedPrimaryKeyRelatedField, ScopedSlugRelatedField, TextField
+from casetracker.api.fields import (
+    OccurredAtField,
+    ScopedPrimaryKeyRelatedField,
+    ScopedSlugRelatedField,
+    StrictBooleanField,
+    TextField,
+)
+from casetracker.api.serializers import RedactionSerializer
 from patients.models import MOBILITY_NEEDS, Companion, Patient, Returnee
 
 from ..models import (
+    STATEMENT_MAX_LENGTH,
     Batch,
     BatchMember,
     BatchStatus,
     CancelReason,
     Clearance,
     Crossing,
-    CrossingQuota,
     Direction,
     EndReason,
     InformationSource,
     Outcome,
+    Statement,
 )
 from ..proposal import REASON_CODES
+from ..services.lines import LineKey
 from ..states import allowed_transitions
+
+# Lines one bulk request may name: more than any batch carries (a day's whole quota).
+MAX_LINES = 500
+# A vetting decision, for one line or many (the schema's ClearanceDecisionEnum).
+CLEARANCE_DECISIONS = [Clearance.APPROVED, Clearance.REJECTED]
 
 
 def _until_set(choices) -> serializers.ChoiceField:
@@ -28,13 +42,47 @@ def _until_set(choices) -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=choices, read_only=True, allow_blank=True)
 
 
+def crossing_field(**kwargs) -> ScopedSlugRelatedField:
+    """A crossing by its code (`rafah`, `kerem-shalom`...); Rafah when not given."""
+    return ScopedSlugRelatedField(
+        slug_field="code",
+        queryset=Crossing.objects.all(),
+        required=False,
+        help_text="crossing code, such as rafah or kerem-shalom (default: rafah)",
+        **kwargs,
+    )
+
+
+# What a fact of a batch must not precede (`batches.services.common.batch_occurred_at`).
+AFTER_BATCH_EVENT = "the batch's latest event"
+
+
+def occurred_at_field(**kwargs) -> OccurredAtField:
+    return OccurredAtField(follows=AFTER_BATCH_EVENT, **kwargs)
+
+
+class OccurredSerializer(serializers.Serializer):
+    """The body of a step that needs nothing more: optionally, when it happened."""
+
+    occurred_at = occurred_at_field()
+
+
 class BatchSerializer(serializers.ModelSerializer):
+    crossing = crossing_field()
+    # On creation only: when the batch was opened, if not just now.
+    occurred_at = OccurredAtField(follows=None, write_only=True)
     staging_facility = ScopedSlugRelatedField(slug_field="code", queryset=Facility.objects.all())
     rescheduled_from = serializers.SlugRelatedField(
         slug_field="code", read_only=True, allow_null=True
     )
     cancel_reason_code = _until_set(CancelReason.choices)
     cancel_source = _until_set(InformationSource.choices)
+    cancel_relayed_by = serializers.ChoiceField(
+        choices=InformationSource.choices,
+        read_only=True,
+        allow_blank=True,
+        help_text="who relayed the cancellation to us; blank: heard directly (or not cancelled)",
+    )
     cancelled_from = _until_set(BatchStatus.choices)
     rescheduled_as = serializers.SerializerMethodField()
     allowed_transitions = serializers.SerializerMethodField()
@@ -53,10 +101,12 @@ class BatchSerializer(serializers.ModelSerializer):
             "cancel_reason_code",
             "cancel_reason_text",
             "cancel_source",
+            "cancel_relayed_by",
             "cancelled_from",
             "cancelled_at",
             "created_at",
             "allowed_transitions",
+            "occurred_at",
         ]
         read_only_fields = [
             "code",
@@ -139,46 +189,234 @@ class MemberAddSerializer(serializers.Serializer):
 
 
 class ClearanceSerializer(serializers.Serializer):
-    clearance = serializers.ChoiceField(choices=[Clearance.APPROVED, Clearance.REJECTED])
+    clearance = serializers.ChoiceField(choices=CLEARANCE_DECISIONS)
     note = TextField(max_length=500, required=False, allow_blank=True)
+    occurred_at = occurred_at_field()
+
+
+def relayed_by_field(what: str) -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=InformationSource.choices,
+        required=False,
+        allow_blank=True,
+        help_text=f"who relayed {what} to us (e.g. who for a decision of the border authority); "
+        "empty or left out: we heard it directly",
+    )
 
 
 class CancelSerializer(serializers.Serializer):
     reason_code = serializers.ChoiceField(choices=CancelReason.choices)
     reason_text = TextField(max_length=2000)
-    source = serializers.ChoiceField(choices=InformationSource.choices)
+    source = serializers.ChoiceField(
+        choices=InformationSource.choices, help_text="who decided the cancellation"
+    )
+    relayed_by = relayed_by_field("the decision")
+    occurred_at = occurred_at_field()
 
 
-class OutcomeSerializer(serializers.Serializer):
-    member = serializers.IntegerField()
+class StatementAddSerializer(serializers.Serializer):
+    """What a party said about the batch, or about its cancellation, and when."""
+
+    source = serializers.ChoiceField(choices=InformationSource.choices, help_text="who said it")
+    text = TextField(max_length=STATEMENT_MAX_LENGTH, help_text="what was said")
+    relayed_by = relayed_by_field("it")
+    said_at = OccurredAtField(
+        follows="the batch's creation (for a statement about the cancellation: the cancellation)",
+        help_text="when it was said, if not just now: ISO 8601, such as "
+        "2026-02-07T10:00:00+02:00 (without an offset: the deployment's time zone). Refused "
+        "in the future (beyond 5 minutes of clock difference) and before the batch's creation "
+        "(for a statement about the cancellation: before the cancellation)",
+    )
+    about_cancellation = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="about the batch's cancellation (the batch must be cancelled)",
+    )
+
+
+class StatementSerializer(serializers.ModelSerializer):
+    """A statement; its text is empty once redacted (`redaction` says who, when and why)."""
+
+    batch = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    relayed_by = serializers.ChoiceField(
+        choices=InformationSource.choices,
+        read_only=True,
+        allow_blank=True,
+        help_text="blank: they told us directly",
+    )
+    recorded_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    event = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="its audit event (`/api/v1/events/{id}/`)"
+    )
+    redaction = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Statement
+        fields = [
+            "id",
+            "batch",
+            "about_cancellation",
+            "source",
+            "relayed_by",
+            "said_at",
+            "text",
+            "redaction",
+            "recorded_by",
+            "recorded_at",
+            "event",
+        ]
+
+    @extend_schema_field(RedactionSerializer(allow_null=True))
+    def get_redaction(self, obj: Statement) -> dict | None:
+        redaction = obj.event.redaction
+        return RedactionSerializer(redaction).data if redaction is not None else None
+
+
+class LineRefSerializer(serializers.Serializer):
+    """One manifest line of the batch, named in one of three ways."""
+
+    member = serializers.IntegerField(
+        required=False, help_text="the line's id (`id` in `members/`)"
+    )
+    person = TextField(
+        required=False,
+        max_length=20,
+        help_text="the case reference of a patient (EV-…) or the reference of a returnee (RT-…)",
+    )
+    companion = serializers.IntegerField(
+        required=False, help_text="a companion's id (`companion` in `members/`)"
+    )
+
+    def validate(self, attrs):
+        given = [name for name in LineKey.KINDS if name in attrs]
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["give exactly one of member, person or companion"]}
+            )
+        return attrs
+
+
+def _line_keys(items: list[dict], field: str) -> dict:
+    """{line key: item} for the service: a bare line id for `member`, as the services have
+    always taken; a `LineKey` for a person or a companion. A line named twice the same way is
+    refused here; named twice in two ways, by the service."""
+    keyed = {}
+    for item in items:
+        name = next(kind for kind in LineKey.KINDS if kind in item)
+        key = item[name] if name == "member" else LineKey(name, item[name])
+        if key in keyed:
+            raise serializers.ValidationError(
+                f"{LineKey(name, item[name])} is listed twice in {field}"
+            )
+        keyed[key] = item
+    return keyed
+
+
+class OutcomeSerializer(LineRefSerializer):
+    """One person's outcome at the crossing; the line named by exactly one of `member`,
+    `person` or `companion`."""
+
     outcome = serializers.ChoiceField(choices=Outcome.choices)
 
 
 class CrossSerializer(serializers.Serializer):
-    outcomes = OutcomeSerializer(many=True, allow_empty=False)
+    outcomes = OutcomeSerializer(
+        many=True,
+        allow_empty=False,
+        max_length=MAX_LINES,
+        help_text="one outcome for every person on board; each names its line by `member`, "
+        "`person` or `companion`",
+    )
+
+    occurred_at = occurred_at_field()
 
     def validate_outcomes(self, value):
-        ids = [item["member"] for item in value]
-        if len(set(ids)) != len(ids):
-            raise serializers.ValidationError("a line is listed twice")
-        return {item["member"]: item["outcome"] for item in value}
+        return {key: item["outcome"] for key, item in _line_keys(value, "outcomes").items()}
+
+
+class ClearanceDecisionSerializer(LineRefSerializer):
+    """One person's vetting decision; the line named by exactly one of `member`, `person` or
+    `companion`."""
+
+    clearance = serializers.ChoiceField(choices=CLEARANCE_DECISIONS)
+    note = TextField(max_length=500, required=False, allow_blank=True)
+
+
+class BulkClearanceSerializer(serializers.Serializer):
+    """The vetting decisions of many people on one submitted batch, recorded all or nothing."""
+
+    decisions = ClearanceDecisionSerializer(
+        many=True,
+        allow_empty=False,
+        max_length=MAX_LINES,
+        help_text="each names its line by `member`, `person` or `companion`",
+    )
+    occurred_at = occurred_at_field()
+
+    def validate_decisions(self, value):
+        keyed = _line_keys(value, "decisions")
+        return {key: (item["clearance"], item.get("note", "")) for key, item in keyed.items()}
 
 
 class RescheduleSerializer(serializers.Serializer):
-    planned_date = serializers.DateField()
+    planned_date = serializers.DateField(
+        help_text="the new day: the cancelled batch's own day or any later one"
+    )
     staging_facility = ScopedSlugRelatedField(
         slug_field="code", queryset=Facility.objects.all(), required=False
     )
+    occurred_at = OccurredAtField(follows="the cancelled batch's latest event")
 
 
-class CrossingQuotaSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = CrossingQuota
-        fields = ["id", "crossing", "date", "direction", "agreed_patients", "agreed_companions"]
-        # POST replaces the quota of an existing day instead of refusing it, so both numbers are
-        # required: a missing one must not silently become zero.
-        validators = []
-        extra_kwargs = {"agreed_companions": {"required": True}}
+def _agreed(help_text: str) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=0, max_value=2_147_483_647, required=False, help_text=help_text
+    )
+
+
+class CrossingQuotaSerializer(serializers.Serializer):
+    """What was agreed for one day, crossing and direction. Out (`exit`): `agreed_patients`
+    and `agreed_companions`, both required. Back in (`return`): `agreed_returnees` only; a
+    return quota has no companions, and a return quota given `agreed_companions` or
+    `agreed_patients` is refused naming the field. An answer carries the numbers of its
+    direction only.
+
+    POST sets a day's quota, or changes its numbers: a change needs `source` (who agreed the
+    new numbers), and both the first numbers and every change are audit events (subject type
+    `quota`, with the old and new numbers)."""
+
+    id = serializers.IntegerField(read_only=True)
+    crossing = crossing_field()
+    date = serializers.DateField()
+    direction = serializers.ChoiceField(choices=Direction.choices)
+    agreed_patients = _agreed("exit only: patients allowed out")
+    agreed_companions = _agreed("exit only: companions allowed out with them")
+    agreed_returnees = _agreed("return only: people allowed back")
+    source = serializers.ChoiceField(
+        choices=InformationSource.choices,
+        required=False,
+        write_only=True,
+        help_text="who agreed these numbers; required to change a day's numbers",
+    )
+    note = TextField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text="what was agreed and how, for the audit log",
+    )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.is_exit:
+            unsaid = ("agreed_returnees",)
+        else:
+            unsaid = ("agreed_patients", "agreed_companions")
+        for name in unsaid:
+            data.pop(name, None)
+        return data
 
 
 # --- The batch builder's proposal (batches/proposal.py) -----------------------------------
@@ -188,9 +426,7 @@ class ProposalQuerySerializer(serializers.Serializer):
     """The query of `GET /api/v1/batches/proposal/`. An empty optional parameter means "not
     given", as everywhere in the API (casetracker/schema.py)."""
 
-    crossing = serializers.ChoiceField(
-        choices=Crossing.choices, required=False, help_text="default: rafah"
-    )
+    crossing = crossing_field()
     direction = serializers.ChoiceField(choices=Direction.choices)
     date = serializers.DateField(help_text="the planned day of the batch")
     staging_facility = ScopedSlugRelatedField(

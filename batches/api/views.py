@@ -1,5 +1,6 @@
 import django_filters
 from django.shortcuts import get_object_or_404
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -10,25 +11,47 @@ from patients.access import Category, log_access
 from patients.models import Patient, Returnee
 
 from .. import services
-from ..models import Batch, BatchMember, Crossing, CrossingQuota, Direction
+from ..models import Batch, BatchMember, CrossingQuota, Direction, Statement
 from ..proposal import propose
+from ..services.clearance import batch_record_clearances
+from ..services.statements import statement_add
 from .serializers import (
     BatchSerializer,
+    BulkClearanceSerializer,
     CancelSerializer,
     ClearanceSerializer,
     CrossingQuotaSerializer,
     CrossSerializer,
     MemberAddSerializer,
     MemberSerializer,
+    OccurredSerializer,
     ProposalQuerySerializer,
     ProposalSerializer,
     RescheduleSerializer,
+    StatementAddSerializer,
+    StatementSerializer,
 )
 
 REFUSED = OpenApiResponse(description="The transition is refused now; `problems` lists why.")
 
 
+class BatchSchema(AutoSchema):
+    """Only a GET of the list is paginated: a POST that answers a list (the lines it wrote)
+    answers all of them, as a plain array."""
+
+    def _get_paginator(self):
+        return super()._get_paginator() if self.method == "GET" else None
+
+
+def _crossing_filter() -> django_filters.CharFilter:
+    # By code, as the facility: an unknown code finds nothing (crossings are rows, not an enum).
+    return django_filters.CharFilter(
+        field_name="crossing", help_text="crossing code, such as rafah or kerem-shalom"
+    )
+
+
 class BatchFilter(django_filters.FilterSet):
+    crossing = _crossing_filter()
     staging_facility = django_filters.CharFilter(field_name="staging_facility__code")
     date_from = django_filters.DateFilter(field_name="planned_date", lookup_expr="gte")
     date_to = django_filters.DateFilter(field_name="planned_date", lookup_expr="lte")
@@ -74,10 +97,11 @@ class BatchViewSet(
     serializer_class = BatchSerializer
     lookup_field = "code"
     filterset_class = BatchFilter
+    schema = BatchSchema()
 
     def get_queryset(self):
         return Batch.objects.visible_to(self.request.user).select_related(
-            "staging_facility", "rescheduled_from", "rescheduled_as"
+            "crossing", "staging_facility", "rescheduled_from", "rescheduled_as"
         )
 
     def perform_create(self, serializer):
@@ -85,13 +109,30 @@ class BatchViewSet(
             actor=self.request.user, **serializer.validated_data
         )
 
-    prepare = _transition("prepare", doc="Check every rule and freeze the list.")
-    reopen = _transition("reopen", doc="Back to draft to change the list.")
-    submit = _transition("submit", doc="The list went to the border authority for vetting.")
-    clear = _transition("clear", doc="Every clearance decided; rejected people stay behind.")
-    depart = _transition("depart", doc="The ambulances left the staging facility.")
-    cross = _transition("cross", CrossSerializer, "Record each person's outcome at the crossing.")
-    cancel = _transition("cancel", CancelSerializer, "Cancel with a reason code, text and source.")
+    # Every step takes `occurred_at`, when it happened (default now): the body of the steps
+    # that need nothing else is optional.
+    prepare = _transition("prepare", OccurredSerializer, "Check every rule and freeze the list.")
+    reopen = _transition("reopen", OccurredSerializer, "Back to draft to change the list.")
+    submit = _transition(
+        "submit", OccurredSerializer, "The list went to the border authority for vetting."
+    )
+    clear = _transition(
+        "clear", OccurredSerializer, "Every clearance decided; rejected people stay behind."
+    )
+    depart = _transition("depart", OccurredSerializer, "The ambulances left the staging facility.")
+    cross = _transition(
+        "cross",
+        CrossSerializer,
+        "Record each person's outcome at the crossing, all or nothing: one outcome for every "
+        "person on board, each naming its line by `member` (the line id), `person` (a case or "
+        "returnee reference) or `companion` (a companion's id).",
+    )
+    cancel = _transition(
+        "cancel",
+        CancelSerializer,
+        "Cancel with a reason code, a text, who decided it (`source`) and who relayed it to us "
+        "(`relayed_by`, blank: directly).",
+    )
     reschedule = _transition(
         "reschedule", RescheduleSerializer, "A new draft batch with the same people."
     )
@@ -104,13 +145,20 @@ class BatchViewSet(
             .order_by("id")
         )
 
-    @extend_schema(methods=["GET"], responses=MemberSerializer(many=True))
+    @extend_schema(
+        methods=["GET"],
+        responses=MemberSerializer(many=True),
+        description="The manifest, every line the batch ever had (open or closed), in order.",
+    )
     @extend_schema(
         methods=["POST"],
         request=MemberAddSerializer,
         responses={201: MemberSerializer(many=True), 409: REFUSED},
+        description="Add a patient with companions, a companion of a patient on board, or a "
+        "returnee, to a draft. Answers the lines written (a patient's first), not paginated.",
     )
-    @action(detail=True, methods=["get", "post"])
+    # The batch list's filters do not apply to a manifest.
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def members(self, request, code=None):
         """The manifest; POST adds a patient with companions, a companion, or a returnee."""
         batch = self.get_object()
@@ -170,25 +218,101 @@ class BatchViewSet(
         )
         return Response(MemberSerializer(self._member(batch, line.pk)).data)
 
+    @extend_schema(
+        request=BulkClearanceSerializer,
+        responses={200: MemberSerializer(many=True), 409: REFUSED},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="clearance",
+        url_name="bulk-clearance",
+        filter_backends=[],
+    )
+    def bulk_clearance(self, request, code=None):
+        """Record the vetting decisions of many people on a submitted batch at once, all or
+        nothing. Each decision names its line by `member` (the line id), `person` (a case or
+        returnee reference) or `companion` (a companion's id). A line not on the batch, named
+        twice, or a bad decision or note is a 400 under `decisions` naming each; a batch that
+        is not submitted is a 409. Either way nothing is recorded. Answers the lines decided,
+        in manifest order; one clearance event each."""
+        batch = self.get_object()
+        serializer = BulkClearanceSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        # `occurred_at`, when the list was decided, is the time of every decision in it.
+        recorded = batch_record_clearances(
+            batch=batch, actor=request.user, **serializer.validated_data
+        )
+        lines = self._lines(batch).filter(pk__in=[line.pk for line in recorded])
+        return Response(MemberSerializer(lines, many=True).data)
+
+    @extend_schema(
+        methods=["GET"],
+        responses=StatementSerializer(many=True),
+        description="What parties said about the batch or its cancellation after the fact, "
+        "in the order it was said.",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=StatementAddSerializer,
+        responses={201: StatementSerializer, 409: REFUSED},
+        description="Record what a party said (`source`), when (`said_at`, default now) and "
+        "who relayed it to us (`relayed_by`, blank: directly), at any time, in any state of "
+        "the batch; with `about_cancellation` it is about the cancellation (a 409 unless the "
+        "batch is cancelled). An event of its own (action `statement`) notifies the "
+        "coordinators and auditors, and the webhooks of `batch.statement` (without the text).",
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def statements(self, request, code=None):
+        """Statements made about the batch after the fact; POST records one."""
+        batch = self.get_object()
+        statements = (
+            Statement.objects.visible_to(request.user)
+            .filter(batch=batch)
+            .select_related("batch", "recorded_by", "event__text_row__redacted_by")
+            .order_by("said_at", "id")
+        )
+        if request.method == "GET":
+            page = self.paginate_queryset(statements)
+            return self.get_paginated_response(StatementSerializer(page, many=True).data)
+        serializer = StatementAddSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        statement = statement_add(batch=batch, actor=request.user, **serializer.validated_data)
+        return Response(
+            StatementSerializer(statements.get(pk=statement.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class QuotaFilter(django_filters.FilterSet):
+    crossing = _crossing_filter()
+
+    class Meta:
+        model = CrossingQuota
+        fields = ["crossing", "direction", "date"]
+
 
 class CrossingQuotaViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     """Agreed daily numbers per crossing and direction. POST creates or replaces a day's quota."""
 
     serializer_class = CrossingQuotaSerializer
-    filterset_fields = ["crossing", "direction", "date"]
+    filterset_class = QuotaFilter
 
     def get_queryset(self):
-        return CrossingQuota.objects.visible_to(self.request.user)
+        return CrossingQuota.objects.visible_to(self.request.user).select_related("crossing")
 
     def perform_create(self, serializer):
         data = serializer.validated_data
         serializer.instance = services.quota_set(
-            # The model defaults the crossing, so the serializer does not require it.
-            crossing=data.get("crossing", Crossing.RAFAH),
+            actor=self.request.user,
+            crossing=data.get("crossing"),  # None: the default crossing, Rafah
             day=data["date"],
             direction=data["direction"],
-            agreed_patients=data["agreed_patients"],
-            agreed_companions=data["agreed_companions"],
+            agreed_patients=data.get("agreed_patients"),
+            agreed_companions=data.get("agreed_companions"),
+            agreed_returnees=data.get("agreed_returnees"),
+            source=data.get("source", ""),
+            reason_text=data.get("note", ""),
         )
 
 
@@ -209,7 +333,7 @@ class BatchProposalView(APIView):
         data = query.validated_data
         proposal = propose(
             user=request.user,
-            crossing=data.get("crossing", Crossing.RAFAH),
+            crossing=data.get("crossing"),  # None: the default crossing, Rafah
             direction=data["direction"],
             day=data["date"],
             staging_facility=data.get("staging_facility"),

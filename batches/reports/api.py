@@ -19,7 +19,7 @@ from patients.models import Patient
 
 from ..models import Batch
 from . import selectors
-from .forms import DownloadForm
+from .forms import CrossingChoiceField, DownloadForm
 from .tables import Report, run_report
 
 DESCRIPTIONS = {
@@ -27,6 +27,7 @@ DESCRIPTIONS = {
     "date_to": "last day (default: today)",
     "download": "a file instead of JSON (logged)",
     "order": "- for descending",
+    "crossing": "crossing code, such as rafah or kerem-shalom",
 }
 REPORT_ROWS = inline_serializer(
     "ReportRows",
@@ -42,6 +43,9 @@ def _parameter(name: str, field: forms.Field, form: type[DownloadForm]) -> OpenA
     description = DESCRIPTIONS.get(name, "").format(days=getattr(form, "default_days", ""))
     if isinstance(field, forms.DateField):
         return OpenApiParameter(name, OpenApiTypes.DATE, description=description)
+    if isinstance(field, CrossingChoiceField):
+        # Crossings are rows: an enum would make the schema depend on the database.
+        return OpenApiParameter(name, str, description=description)
     values = [value for value, _label in field.choices if value]
     return OpenApiParameter(name, str, enum=values, description=description)
 

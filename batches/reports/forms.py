@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from ..models import CancelReason, Crossing, InformationSource
+from ..models import DEFAULT_CROSSING, CancelReason, Crossing, InformationSource
 from .selectors import CANCELLATION_ORDERS, Period
 
 LONGEST_PERIOD_DAYS = 366
@@ -52,10 +52,20 @@ ORDER_LABELS = {
 assert set(ORDER_LABELS) == set(CANCELLATION_ORDERS)
 
 
+class CrossingChoiceField(forms.ChoiceField):
+    """A crossing by its code, chosen among those in the table (read when the form is made, so
+    a crossing added later is offered at once). The API documents it as a plain string."""
+
+    def __init__(self, *, everything: bool, **kwargs):
+        def choices():
+            crossings = [(c.code, c.name) for c in Crossing.objects.order_by("code")]
+            return [("", _("all")), *crossings] if everything else crossings
+
+        super().__init__(choices=choices, label=_("crossing"), **kwargs)
+
+
 class CancellationFilterForm(PeriodForm):
-    crossing = forms.ChoiceField(
-        choices=[("", _("all")), *Crossing.choices], required=False, label=_("crossing")
-    )
+    crossing = CrossingChoiceField(everything=True, required=False)
     reason = forms.ChoiceField(
         choices=[("", _("all")), *CancelReason.choices], required=False, label=_("reason")
     )
@@ -77,6 +87,15 @@ class CancellationFilterForm(PeriodForm):
 
     def clean_order(self) -> str:
         return self.cleaned_data.get("order") or self.fields["order"].initial
+
+
+class DailyFilterForm(PeriodForm):
+    """The daily report is one crossing's: its quotas beside its crossings."""
+
+    crossing = CrossingChoiceField(everything=False, initial=DEFAULT_CROSSING, required=False)
+
+    def clean_crossing(self) -> str:
+        return self.cleaned_data.get("crossing") or DEFAULT_CROSSING
 
 
 def filters_of(form: forms.Form) -> dict:

@@ -11,19 +11,22 @@ from datetime import date, datetime, timedelta
 from operator import attrgetter
 
 from django.db.models import Q, QuerySet
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 
-from casetracker.audit.models import Action, Event, SubjectType
+from casetracker.audit.models import ACCESS_ACTIONS, OCCURRED, Action, Event, SubjectType
 from patients.models import Patient, PatientStatus, Referral, ReferralStatus
 
 from ..models import (
     Batch,
     BatchMember,
     BatchStatus,
+    Clearance,
     CrossingQuota,
     Direction,
     EndReason,
     Outcome,
+    Statement,
 )
 
 # A journey step for a line taken off a batch while it was open (the line itself is deleted).
@@ -64,13 +67,17 @@ class CancellationRow:
     crossing: str
     direction: str
     planned_date: date
+    # When the cancellation happened (as the coordinator stated it): the day it belongs to and
+    # the notice are read from it. `recorded_at`: when it was typed in.
     cancelled_at: datetime
     cancelled_from: str
     reason_code: str
+    # What was said: the text, or where it was redacted, "[text redacted on … by …: why]".
     reason_text: str
-    source: str
+    source: str  # who decided it
     recorded_by: str
     recorded_by_role: str
+    recorded_at: datetime | None = None
     patients: int = 0
     companions: int = 0
     returnees: int = 0
@@ -84,6 +91,12 @@ class CancellationRow:
     last_crossed_on: date | None = None
     still_waiting: int = 0
     people: list[str] = field(default_factory=list)
+    # Who relayed the decision to us (blank: directly, or not recorded).
+    relayed_by: str = ""
+    # What parties said later about the cancellation, in the order it was said, each as one
+    # line: "7 Feb 2026, 10:00 · border authority (relayed by WHO): coordination details were
+    # missing".
+    statements: list[str] = field(default_factory=list)
 
 
 def _days_between(start: datetime, end: datetime) -> int:
@@ -138,8 +151,16 @@ def cancellations(
         e.subject_ref: e
         for e in Event.objects.visible_to(user)
         .filter(subject_type=SubjectType.BATCH, action=Action.CANCEL, subject_ref__in=codes)
-        .select_related("actor")
+        .select_related("actor", "text_row__redacted_by")
     }
+    said = defaultdict(list)
+    for statement in (
+        Statement.objects.visible_to(user)
+        .filter(batch__in=batches, about_cancellation=True)
+        .select_related("batch", "event__text_row__redacted_by")
+        .order_by("said_at", "id")
+    ):
+        said[statement.batch.code].append(statement_line(statement))
     lines = BatchMember.objects.visible_to(user).filter(
         batch__in=batches, end_reason=EndReason.CANCELLED
     )
@@ -168,16 +189,19 @@ def cancellations(
         rows.append(
             CancellationRow(
                 code=batch.code,
-                crossing=batch.crossing,
+                crossing=batch.crossing_id,
                 direction=batch.direction,
                 planned_date=batch.planned_date,
                 cancelled_at=batch.cancelled_at,
                 cancelled_from=batch.cancelled_from,
                 reason_code=batch.cancel_reason_code,
-                reason_text=batch.cancel_reason_text,
+                reason_text=_cancel_text(batch, event),
                 source=batch.cancel_source,
+                relayed_by=batch.cancel_relayed_by,
+                statements=said[batch.code],
                 recorded_by=event.actor.username if event and event.actor else "",
                 recorded_by_role=event.actor_role if event else "",
+                recorded_at=event.created_at if event else None,
                 patients=kinds["patient"],
                 companions=kinds["companion"],
                 returnees=kinds["returnee"],
@@ -193,6 +217,29 @@ def cancellations(
     return _sorted(rows, order)
 
 
+def _cancel_text(batch: Batch, event: Event | None) -> str:
+    redaction = event.redaction if event is not None else None
+    return redaction.sentence() if redaction is not None else batch.cancel_reason_text
+
+
+def _local(moment: datetime) -> str:
+    return formats.date_format(timezone.localtime(moment), "Y-m-d H:i")
+
+
+def statement_line(statement: Statement) -> str:
+    """One statement as one line of text, in the active language (pages and exports)."""
+    redaction = statement.event.redaction
+    names = {
+        "when": _local(statement.said_at),
+        "who": statement.get_source_display(),
+        "relayed": statement.get_relayed_by_display(),
+        "text": redaction.sentence() if redaction is not None else statement.text,
+    }
+    if statement.relayed_by:
+        return gettext("%(when)s · %(who)s (relayed by %(relayed)s): %(text)s") % names
+    return gettext("%(when)s · %(who)s: %(text)s") % names
+
+
 def _sorted(rows: list[CancellationRow], order: str) -> list[CancellationRow]:
     key = order.lstrip("-")
     if key not in CANCELLATION_ORDERS:
@@ -202,14 +249,35 @@ def _sorted(rows: list[CancellationRow], order: str) -> list[CancellationRow]:
     return sorted(rows, key=lambda row: (value(row), row.code), reverse=order[0] == "-")
 
 
-def batch_timeline(user, batch: Batch) -> QuerySet:
-    """Every event of the batch and of its manifest lines, oldest first."""
-    return (
+# Events whose time is no anchor of a batch's sequence: people added or taken off a draft are
+# recorded "now" however late the batch's day is recorded, and reads are no facts.
+_NOT_ANCHORS = (Action.ADD_MEMBER, Action.REMOVE_MEMBER, *ACCESS_ACTIONS)
+
+
+def batch_timeline(user, batch: Batch) -> list[Event]:
+    """Every event of the batch and of its manifest lines, in the order things happened: the
+    order they were recorded, which the checks of `occurred_at` keep in the order the batch's
+    steps occurred, with each later statement placed where it was said, before the first
+    event that happened after it (people added to a draft, recorded "now", and reads do not
+    count: a batch recorded late has them out of their time)."""
+    events = list(
         Event.objects.visible_to(user)
         .filter(batch_ref=batch.code)
-        .select_related("actor", "actor_facility")
+        .select_related("actor", "actor_facility", "text_row__redacted_by")
         .order_by("created_at", "id")
     )
+    statements = sorted(
+        (e for e in events if e.action == Action.STATEMENT), key=lambda e: (e.occurred, e.pk)
+    )
+    timeline = []
+    for event in events:
+        if event.action == Action.STATEMENT:
+            continue
+        if event.action not in _NOT_ANCHORS:
+            while statements and statements[0].occurred < event.occurred:
+                timeline.append(statements.pop(0))
+        timeline.append(event)
+    return timeline + statements
 
 
 def batch_manifest(user, batch: Batch) -> QuerySet:
@@ -274,7 +342,7 @@ def _removals(user, patient: Patient) -> list[JourneyStep]:
             batch=event.batch_ref,
             planned_date=batches[event.batch_ref].planned_date,
             batch_status=batches[event.batch_ref].status,
-            added_at=event.created_at,
+            added_at=event.occurred,
             clearance="",
             outcome="",
             end_reason=REMOVED,
@@ -286,7 +354,8 @@ def _removals(user, patient: Patient) -> list[JourneyStep]:
 
 
 def _waited_until(user, patient: Patient, crossed_on: date | None) -> date:
-    """The wait ends with the crossing, a death or a withdrawal; otherwise it goes on today."""
+    """The wait ends with the crossing, a death or a withdrawal (the day it occurred, however
+    late it was recorded); otherwise it goes on today."""
     if crossed_on:
         return crossed_on
     if patient.status in (PatientStatus.DECEASED, PatientStatus.WITHDRAWN):
@@ -298,8 +367,9 @@ def _waited_until(user, patient: Patient, crossed_on: date | None) -> date:
                 action=Action.STATUS_CHANGE,
                 to_state=patient.status,
             )
-            .order_by("-created_at")
-            .values_list("created_at", flat=True)
+            .annotate(when=OCCURRED)
+            .order_by("-when", "-id")
+            .values_list("when", flat=True)
             .first()
         )
         if ended:
@@ -398,6 +468,8 @@ def bumped_patients(user, *, minimum: int = 2) -> list[BumpedRow]:
 class DayRow:
     date: date
     direction: str
+    # Out: the agreed patients and companions; back in: the agreed returnees (`agreed_returnees`
+    # below). None on a row of the other direction, and on a day without a quota.
     agreed_patients: int | None
     agreed_companions: int | None
     patients_crossed: int = 0
@@ -406,15 +478,40 @@ class DayRow:
     held: int = 0
     turned_back: int = 0
     no_show: int = 0
+    # People whose clearance the border authority refused, on the batches of that day and
+    # direction that were cleared (their lines ended "rejected"); not the companions who
+    # stayed behind with a refused patient.
+    refused_at_vetting: int = 0
+    agreed_returnees: int | None = None
 
     @property
     def people_crossed(self) -> int:
         return self.patients_crossed + self.companions_crossed + self.returnees_crossed
 
 
+def _day_row(day: date, direction: str, quotas: dict) -> DayRow:
+    quota = quotas.get((day, direction))
+    if quota is None:
+        return DayRow(date=day, direction=direction, agreed_patients=None, agreed_companions=None)
+    if quota.is_exit:
+        return DayRow(
+            date=day,
+            direction=direction,
+            agreed_patients=quota.agreed_patients,
+            agreed_companions=quota.agreed_companions,
+        )
+    return DayRow(
+        date=day,
+        direction=direction,
+        agreed_patients=None,
+        agreed_companions=None,
+        agreed_returnees=quota.agreed_returnees,
+    )
+
+
 def quota_vs_crossed(user, *, period: Period, crossing: str) -> list[DayRow]:
     """Per day and direction: the agreed quota beside who actually crossed, was held, turned
-    back or did not show."""
+    back or did not show, and who was refused at vetting."""
     days = period.days()
     quotas = {
         (q.date, q.direction): q
@@ -423,16 +520,7 @@ def quota_vs_crossed(user, *, period: Period, crossing: str) -> list[DayRow]:
         )
     }
     rows = {
-        (day, direction): DayRow(
-            date=day,
-            direction=direction,
-            agreed_patients=quotas[(day, direction)].agreed_patients
-            if (day, direction) in quotas
-            else None,
-            agreed_companions=quotas[(day, direction)].agreed_companions
-            if (day, direction) in quotas
-            else None,
-        )
+        (day, direction): _day_row(day, direction, quotas)
         for day in days
         for direction in Direction.values
     }
@@ -454,6 +542,18 @@ def quota_vs_crossed(user, *, period: Period, crossing: str) -> list[DayRow]:
             setattr(row, f"{kind}_crossed", getattr(row, f"{kind}_crossed") + 1)
         elif outcome in (Outcome.HELD, Outcome.TURNED_BACK, Outcome.NO_SHOW):
             setattr(row, outcome, getattr(row, outcome) + 1)
+    refused = (
+        BatchMember.objects.visible_to(user)
+        .filter(
+            end_reason=EndReason.REJECTED,
+            clearance=Clearance.REJECTED,
+            batch__crossing=crossing,
+            batch__planned_date__range=(period.start, period.end),
+        )
+        .values_list("batch__planned_date", "batch__direction")
+    )
+    for day, direction in refused:
+        rows[(day, direction)].refused_at_vetting += 1
     return [rows[(day, direction)] for day in days for direction in Direction.values]
 
 
@@ -533,6 +633,7 @@ def referral_to_crossing(user, *, period: Period) -> WaitSummary:
 @dataclass
 class DeathRow:
     case_reference: str
+    died_at: datetime  # when the death occurred, as recorded; the day it counts on
     recorded_at: datetime
     was: str
     registered_at: datetime | None
@@ -540,14 +641,19 @@ class DeathRow:
 
 
 def deaths_while_waiting(user, *, period: Period) -> list[DeathRow]:
-    """Patients recorded deceased in the period while waiting or scheduled for a batch."""
-    events = Event.objects.visible_to(user).filter(
-        subject_type=SubjectType.PATIENT,
-        action=Action.STATUS_CHANGE,
-        to_state=PatientStatus.DECEASED,
-        from_state__in=[PatientStatus.WAITING, PatientStatus.SCHEDULED],
-        created_at__gte=_local_midnight(period.start),
-        created_at__lt=_local_midnight(period.end + timedelta(days=1)),
+    """Patients who died in the period (by the time the death occurred, however late it was
+    recorded) while waiting or scheduled for a batch."""
+    events = (
+        Event.objects.visible_to(user)
+        .annotate(when=OCCURRED)
+        .filter(
+            subject_type=SubjectType.PATIENT,
+            action=Action.STATUS_CHANGE,
+            to_state=PatientStatus.DECEASED,
+            from_state__in=[PatientStatus.WAITING, PatientStatus.SCHEDULED],
+            when__gte=_local_midnight(period.start),
+            when__lt=_local_midnight(period.end + timedelta(days=1)),
+        )
     )
     registered = dict(
         Patient.objects.visible_to(user)
@@ -555,15 +661,16 @@ def deaths_while_waiting(user, *, period: Period) -> list[DeathRow]:
         .values_list("case_reference", "registered_at")
     )
     rows = []
-    for event in events.order_by("created_at", "id"):
+    for event in events.order_by("when", "id"):
         since = registered.get(event.subject_ref)
         rows.append(
             DeathRow(
                 case_reference=event.subject_ref,
+                died_at=event.occurred,
                 recorded_at=event.created_at,
                 was=event.from_state,
                 registered_at=since,
-                days_waited=_days_between(since, event.created_at) if since else None,
+                days_waited=_days_between(since, event.occurred) if since else None,
             )
         )
     return rows

@@ -9,9 +9,15 @@ from django.utils.translation import gettext_lazy as _
 
 from casetracker.exports import Column, export_response
 
-from ..models import Crossing
+from ..models import DEFAULT_CROSSING
 from . import selectors
-from .forms import CancellationFilterForm, DownloadForm, PeriodForm, filters_of
+from .forms import (
+    CancellationFilterForm,
+    DailyFilterForm,
+    DownloadForm,
+    PeriodForm,
+    filters_of,
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,9 @@ def _cancellations(user, data) -> list[dict]:
 
 
 def _daily(user, data) -> list[dict]:
-    rows = selectors.quota_vs_crossed(user, period=data["period"], crossing=Crossing.RAFAH)
+    # The overview runs it with the period alone: the default crossing, then.
+    crossing = data.get("crossing") or DEFAULT_CROSSING
+    rows = selectors.quota_vs_crossed(user, period=data["period"], crossing=crossing)
     return [asdict(row) | {"people_crossed": row.people_crossed} for row in rows]
 
 
@@ -79,11 +87,14 @@ REPORTS = {
                 ("code", _("batch")),
                 ("planned_date", _("planned date")),
                 ("cancelled_at", _("cancelled at")),
+                ("recorded_at", _("recorded at")),
                 ("lead_hours", _("hours before the planned day")),
                 ("cancelled_from", _("cancelled at stage")),
                 ("reason_code", _("reason")),
                 ("reason_text", _("what was said")),
-                ("source", _("source")),
+                ("source", _("decided by")),
+                ("relayed_by", _("relayed by (empty: directly)")),
+                ("statements", _("said later about the cancellation")),
                 ("recorded_by", _("recorded by")),
                 ("recorded_by_role", _("role")),
                 ("patients", _("patients")),
@@ -101,12 +112,15 @@ REPORTS = {
         Report(
             "daily",
             _("Agreed quota and crossings per day"),
-            PeriodForm,
+            DailyFilterForm,
             _columns(
                 ("date", _("date")),
                 ("direction", _("direction")),
-                ("agreed_patients", _("agreed patients")),
-                ("agreed_companions", _("agreed companions")),
+                # Each direction in its own words: out, patients and companions; back in,
+                # returnees (a return quota has no companions).
+                ("agreed_patients", _("agreed patients (exit)")),
+                ("agreed_companions", _("agreed companions (exit)")),
+                ("agreed_returnees", _("agreed returnees (return)")),
                 ("patients_crossed", _("patients crossed")),
                 ("companions_crossed", _("companions crossed")),
                 ("returnees_crossed", _("returnees crossed")),
@@ -114,6 +128,10 @@ REPORTS = {
                 ("held", _("held")),
                 ("turned_back", _("turned back")),
                 ("no_show", _("no show")),
+                (
+                    "refused_at_vetting",
+                    _("refused at vetting (people whose clearance was rejected)"),
+                ),
             ),
             _daily,
         ),
@@ -156,6 +174,7 @@ REPORTS = {
             PeriodForm,
             _columns(
                 ("case_reference", _("case reference")),
+                ("died_at", _("died at")),
                 ("recorded_at", _("recorded at")),
                 ("was", _("status before")),
                 ("registered_at", _("registered at")),

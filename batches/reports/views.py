@@ -8,6 +8,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from casetracker.audit.models import Action
 from casetracker.audit.vocabulary import state_label
 from patients.access import Category, log_access
 from patients.models import Patient
@@ -159,7 +160,7 @@ def _daily_chart(rows: list[dict], direction: str, rtl: bool, empty: str):
     else:
         title = _("Returnees in: agreed, crossed and held")
         series = [
-            Series(_("agreed"), [r["agreed_patients"] for r in rows], "agreed"),
+            Series(_("agreed returnees"), [r["agreed_returnees"] for r in rows], "agreed"),
             Series(_("returnees crossed"), [r["returnees_crossed"] for r in rows], "returnees"),
             failed,
         ]
@@ -174,13 +175,18 @@ def _daily_chart(rows: list[dict], direction: str, rtl: bool, empty: str):
 
 def batch_timeline(request, code: str):
     batch = get_object_or_404(Batch.objects.visible_to(request.user), code=code)
+    events = selectors.batch_timeline(request.user, batch)
+    cancel = next((e for e in events if e.action == Action.CANCEL), None)
+    redaction = cancel.redaction if cancel is not None else None
     return render(
         request,
         "reports/batch_timeline.html",
         {
             "batch": batch,
-            "events": selectors.batch_timeline(request.user, batch),
+            "events": events,
             "lines": selectors.batch_manifest(request.user, batch),
+            # Where the cancel text was redacted, the redaction's sentence.
+            "cancel_text_redaction": redaction.sentence() if redaction is not None else "",
         },
     )
 

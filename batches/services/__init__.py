@@ -20,6 +20,7 @@ from .members import (
     batch_remove_member,
 )
 from .quotas import quota_set
+from .statements import statement_add
 from .vehicles import vehicle_add, vehicle_assign, vehicle_remove
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "batch_reschedule",
     "batch_submit",
     "quota_set",
+    "statement_add",
     "vehicle_add",
     "vehicle_assign",
     "vehicle_remove",

@@ -1,11 +1,21 @@
 """Pieces shared by the batch services: locking, closing lines, events and notifications."""
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
+from django.db.models import Max, Q
 from django.utils.translation import gettext as _
 
-from casetracker.audit.models import Event, SubjectType
+from casetracker.audit.models import (
+    ACCESS_ACTIONS,
+    ASIDE_ACTIONS,
+    OCCURRED,
+    Action,
+    Event,
+    SubjectType,
+)
+from casetracker.audit.occurred import checked_occurred_at
 from casetracker.audit.services import record_event
 from patients.models import Patient, PatientStatus, Returnee, ReturneeStatus
 from patients.services import patient_move, returnee_move
@@ -36,6 +46,30 @@ def lock_batch(batch: Batch) -> Batch:
         Batch.objects.select_for_update(of=("self",))
         .select_related("staging_facility")
         .get(pk=batch.pk)
+    )
+
+
+def batch_occurred_at(batch: Batch, occurred_at: datetime | None) -> datetime | None:
+    """`occurred_at` of a fact about a (locked) batch, checked: not in the future and not before
+    the latest fact of the batch, by when it occurred: its transitions and vehicle changes, and
+    the clearance decisions of its lines (a batch without events: its creation). Adding or
+    removing people on a draft is recorded "now" and does not count, nor do reads of the record.
+    None (not stated) is "now", which follows everything recorded."""
+    if occurred_at is None:
+        return None
+    latest = (
+        Event.objects.filter(
+            Q(subject_type=SubjectType.BATCH, subject_ref=batch.code)
+            | Q(subject_type=SubjectType.MEMBER, batch_ref=batch.code, action=Action.CLEARANCE)
+        )
+        # Reads, later statements and redactions are no steps of the batch.
+        .exclude(action__in=(*ACCESS_ACTIONS, *ASIDE_ACTIONS))
+        .aggregate(latest=Max(OCCURRED))["latest"]
+    )
+    return checked_occurred_at(
+        occurred_at,
+        follows=latest or batch.created_at,
+        follows_what=_("the latest event of batch %(code)s") % {"code": batch.code},
     )
 
 
@@ -82,10 +116,12 @@ def record_batch_event(
     notify: bool = True,
     lines: Iterable[BatchMember] | None = None,
     details: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
     **reason: str,
 ) -> Event:
     """The batch's event; unless `notify` is off, its notifications to the people concerned,
-    those on `lines` (by default the batch's open lines)."""
+    those on `lines` (by default the batch's open lines). `occurred_at`: see
+    `batch_occurred_at`."""
     event = record_event(
         subject_type=SubjectType.BATCH,
         subject_ref=batch.code,
@@ -96,6 +132,7 @@ def record_batch_event(
         to_state=batch.status,
         actor=actor,
         details=details,
+        occurred_at=occurred_at,
         **reason,
     )
     if notify:
@@ -104,9 +141,18 @@ def record_batch_event(
 
 
 def record_line_event(
-    line: BatchMember, *, action: str, actor, from_state: str = "", to_state: str = "", **extra
+    line: BatchMember,
+    *,
+    action: str,
+    actor,
+    from_state: str = "",
+    to_state: str = "",
+    occurred_at: datetime | None = None,
+    reason_text: str = "",
+    **extra,
 ) -> Event:
     return record_event(
+        reason_text=reason_text,
         subject_type=SubjectType.MEMBER,
         subject_ref=f"{line.batch.code}#{line.pk}",
         batch_ref=line.batch.code,
@@ -117,4 +163,5 @@ def record_line_event(
         to_state=to_state,
         actor=actor,
         details={"person": line.person_reference, "kind": line.kind, **extra},
+        occurred_at=occurred_at,
     )

@@ -3,7 +3,7 @@ and the rules, change the rows, write exactly one Event and its notification row
 transaction; notifications are delivered after commit."""
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -11,13 +11,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casetracker.audit.models import Action
+from casetracker.audit.occurred import checked_occurred_at
 from casetracker.errors import TransitionRefused, state_word
 from patients.models import Patient, PatientStatus, Returnee, ReturneeStatus
 from patients.services import patient_move, returnee_move
 
 from .. import states
 from ..models import (
-    CROSSING_PREFIX,
     Batch,
     BatchMember,
     BatchStatus,
@@ -31,6 +31,7 @@ from ..models import (
 )
 from .common import (
     BACK_TO_QUEUE,
+    batch_occurred_at,
     close_lines,
     lock_batch,
     lock_people,
@@ -38,12 +39,15 @@ from .common import (
     record_batch_event,
     too_long,
 )
+from .crossings import crossing_of
+from .lines import LineKey, as_key, resolve_lines
 from .rules import clear_problems, prepare_problems
+from .statements import relay_problems
 from .vehicles import departure_problems
 
 
-def _next_code(crossing: str, planned_date: date) -> str:
-    prefix = f"{CROSSING_PREFIX[crossing]}-{planned_date.isoformat()}-"
+def _next_code(crossing: Crossing, planned_date: date) -> str:
+    prefix = f"{crossing.prefix}-{planned_date.isoformat()}-"
     taken = Batch.objects.filter(code__startswith=prefix).values_list("code", flat=True)
     numbers = [int(code.rsplit("-", 1)[1]) for code in taken]
     return f"{prefix}{max(numbers, default=0) + 1}"
@@ -70,17 +74,21 @@ def batch_create(
     direction: str,
     planned_date: date,
     staging_facility,
-    crossing: str = Crossing.RAFAH,
+    crossing: Crossing | str | None = None,
+    occurred_at: datetime | None = None,
 ) -> Batch:
-    """Open a draft batch for a day. Its code reads crossing, date and the day's sequence."""
+    """Open a draft batch for a day (at the default crossing, Rafah, unless one is given by
+    instance or code). Its code reads the crossing's prefix, the date and the day's sequence.
+    A draft may be opened for a closed crossing: `prepare` refuses it while it stays closed.
+
+    Every transition takes `occurred_at`, when it happened (default: now), refused in the
+    future and before the batch's latest event (`common.batch_occurred_at`)."""
+    occurred_at = checked_occurred_at(occurred_at)
     if direction not in Direction.values:
         raise ValidationError(
             {"direction": _("must be one of %(values)s") % {"values": Direction.values}}
         )
-    if crossing not in Crossing.values:
-        raise ValidationError(
-            {"crossing": _("must be one of %(values)s") % {"values": Crossing.values}}
-        )
+    crossing = crossing_of(crossing)
     batch = _insert_batch(
         crossing=crossing,
         direction=direction,
@@ -88,12 +96,26 @@ def batch_create(
         staging_facility=staging_facility,
         created_by=actor,
     )
-    record_batch_event(batch, action=Action.CREATE, actor=actor, from_state="", notify=False)
+    record_batch_event(
+        batch,
+        action=Action.CREATE,
+        actor=actor,
+        from_state="",
+        notify=False,
+        occurred_at=occurred_at,
+    )
     return batch
 
 
 def _move(
-    batch: Batch, name: str, actor, *, lines=None, details: dict | None = None, **reason
+    batch: Batch,
+    name: str,
+    actor,
+    *,
+    lines=None,
+    details: dict | None = None,
+    occurred_at: datetime | None = None,
+    **reason,
 ) -> Batch:
     from_state = batch.status
     batch.status = states.TRANSITIONS[name].target
@@ -105,47 +127,56 @@ def _move(
         from_state=from_state,
         lines=lines,
         details=details,
+        occurred_at=occurred_at,
         **reason,
     )
     return batch
 
 
 @transaction.atomic
-def batch_prepare(*, batch: Batch, actor) -> Batch:
+def batch_prepare(*, batch: Batch, actor, occurred_at: datetime | None = None) -> Batch:
     """Draft -> prepared: every patient eligible and ready, companions within the limit, every
     child with a guardian, and the day's agreed quota not exceeded."""
     batch = lock_batch(batch)
     states.check("prepare", batch)
+    occurred_at = batch_occurred_at(batch, occurred_at)
     lines = list(open_lines(batch))
     problems = prepare_problems(batch, lines)
     if problems:
         raise TransitionRefused(problems)
-    return _move(batch, "prepare", actor, lines=lines, details=_counts(lines))
+    return _move(
+        batch, "prepare", actor, lines=lines, details=_counts(lines), occurred_at=occurred_at
+    )
 
 
 @transaction.atomic
-def batch_reopen(*, batch: Batch, actor) -> Batch:
+def batch_reopen(*, batch: Batch, actor, occurred_at: datetime | None = None) -> Batch:
     """Prepared -> draft, to change the list before it is submitted."""
     batch = lock_batch(batch)
     states.check("reopen", batch)
-    return _move(batch, "reopen", actor)
+    occurred_at = batch_occurred_at(batch, occurred_at)
+    return _move(batch, "reopen", actor, occurred_at=occurred_at)
 
 
 @transaction.atomic
-def batch_submit(*, batch: Batch, actor) -> Batch:
+def batch_submit(*, batch: Batch, actor, occurred_at: datetime | None = None) -> Batch:
     """Prepared -> submitted: the list went to the border authority for security vetting."""
     batch = lock_batch(batch)
     states.check("submit", batch)
+    occurred_at = batch_occurred_at(batch, occurred_at)
     lines = list(open_lines(batch))
-    return _move(batch, "submit", actor, lines=lines, details=_counts(lines))
+    return _move(
+        batch, "submit", actor, lines=lines, details=_counts(lines), occurred_at=occurred_at
+    )
 
 
 @transaction.atomic
-def batch_clear(*, batch: Batch, actor) -> Batch:
+def batch_clear(*, batch: Batch, actor, occurred_at: datetime | None = None) -> Batch:
     """Submitted -> cleared. Rejected people do not travel: a rejected patient goes back to the
     queue with their companions, keeping their registration time."""
     batch = lock_batch(batch)
     states.check("clear", batch)
+    occurred_at = batch_occurred_at(batch, occurred_at)
     lock_people(batch)
     lines = list(open_lines(batch))
     problems = clear_problems(batch, lines)
@@ -167,16 +198,17 @@ def batch_clear(*, batch: Batch, actor) -> Batch:
     details = _counts(travelling)
     details["not_cleared"] = [line.person_reference for line in staying]
     # Only those cleared to travel hear "you are cleared"; the others are told by a person.
-    return _move(batch, "clear", actor, lines=travelling, details=details)
+    return _move(batch, "clear", actor, lines=travelling, details=details, occurred_at=occurred_at)
 
 
 @transaction.atomic
-def batch_depart(*, batch: Batch, actor) -> Batch:
+def batch_depart(*, batch: Batch, actor, occurred_at: datetime | None = None) -> Batch:
     """Cleared -> in transit: the ambulances left the staging facility. Once a batch has
     vehicles, everyone travelling must be in one, within its seats and stretcher places; a
     batch with no vehicle recorded departs without that check."""
     batch = lock_batch(batch)
     states.check("depart", batch)
+    occurred_at = batch_occurred_at(batch, occurred_at)
     lines = list(open_lines(batch))
     main = "patient" if batch.direction == Direction.EXIT else "returnee"
     if not any(line.kind == main for line in lines):
@@ -187,7 +219,9 @@ def batch_depart(*, batch: Batch, actor) -> Batch:
         raise TransitionRefused(message % {"code": batch.code})
     if problems := departure_problems(batch):
         raise TransitionRefused(problems)
-    return _move(batch, "depart", actor, lines=lines, details=_counts(lines))
+    return _move(
+        batch, "depart", actor, lines=lines, details=_counts(lines), occurred_at=occurred_at
+    )
 
 
 def _crossed_status(line: BatchMember) -> str:
@@ -198,34 +232,36 @@ def _crossed_status(line: BatchMember) -> str:
 
 
 @transaction.atomic
-def batch_cross(*, batch: Batch, actor, outcomes: Mapping[int, str]) -> Batch:
-    """In transit -> crossed, with the outcome of every person on board (line id -> outcome).
+def batch_cross(
+    *,
+    batch: Batch,
+    actor,
+    outcomes: Mapping["int | LineKey", str],
+    occurred_at: datetime | None = None,
+) -> Batch:
+    """In transit -> crossed, with the outcome of every person on board: `outcomes` maps a
+    line (its id, or a `LineKey` naming the person or companion on it) to an outcome.
     Patients who crossed are evacuated; the others go back to the queue in their old place."""
     batch = lock_batch(batch)
     states.check("cross", batch)
+    occurred_at = batch_occurred_at(batch, occurred_at)
     lock_people(batch)
     lines = list(open_lines(batch))
-    on_board = {line.pk for line in lines}
-    errors = []
-    unknown = sorted(set(outcomes) - on_board)
-    if unknown:
-        errors.append(
-            _("lines %(lines)s are not on board batch %(code)s")
-            % {"lines": unknown, "code": batch.code}
-        )
-    missing = [line.reference for line in lines if line.pk not in outcomes]
+    found, errors = resolve_lines(batch, outcomes, lines, on_board=True)
+    decided = {line.pk: outcomes[key] for key, line in found.items()}
+    missing = [line.reference for line in lines if line.pk not in decided]
     if missing:
         errors.append(_("no outcome for %(people)s") % {"people": ", ".join(missing)})
-    invalid = {k: v for k, v in outcomes.items() if v not in Outcome.values}
+    invalid = [f"{as_key(k)}: {v}" for k, v in outcomes.items() if v not in Outcome.values]
     if invalid:
         errors.append(
             _("unknown outcomes %(invalid)s; use one of %(values)s")
-            % {"invalid": invalid, "values": Outcome.values}
+            % {"invalid": ", ".join(invalid), "values": Outcome.values}
         )
     if errors:
         raise ValidationError({"outcomes": errors})
     for line in lines:
-        line.outcome = outcomes[line.pk]
+        line.outcome = decided[line.pk]
     close_lines(
         lines,
         EndReason.COMPLETED,
@@ -235,14 +271,25 @@ def batch_cross(*, batch: Batch, actor, outcomes: Mapping[int, str]) -> Batch:
     details["outcomes"] = {
         outcome: sum(1 for line in lines if line.outcome == outcome) for outcome in Outcome.values
     }
-    return _move(batch, "cross", actor, lines=lines, details=details)
+    return _move(batch, "cross", actor, lines=lines, details=details, occurred_at=occurred_at)
 
 
 @transaction.atomic
-def batch_cancel(*, batch: Batch, actor, reason_code: str, reason_text: str, source: str) -> Batch:
-    """Any open state -> cancelled, with a reason code, a text and who informed us. Everyone on
-    board goes back to the queue with their place kept; everyone concerned is notified."""
-    errors = {}
+def batch_cancel(
+    *,
+    batch: Batch,
+    actor,
+    reason_code: str,
+    reason_text: str,
+    source: str,
+    relayed_by: str = "",
+    occurred_at: datetime | None = None,
+) -> Batch:
+    """Any open state -> cancelled, with a reason code, a text, who decided it (`source`) and
+    who relayed the decision to us (`relayed_by`; blank: we heard it from them directly).
+    Everyone on board goes back to the queue with their place kept; everyone concerned is
+    notified. `cancelled_at` is when it happened (`occurred_at`), which the reports read."""
+    errors = relay_problems(source, relayed_by)
     if reason_code not in CancelReason.values:
         errors["reason_code"] = _("must be one of %(values)s") % {"values": CancelReason.values}
     if not (reason_text or "").strip():
@@ -255,20 +302,24 @@ def batch_cancel(*, batch: Batch, actor, reason_code: str, reason_text: str, sou
         raise ValidationError(errors)
     batch = lock_batch(batch)
     states.check("cancel", batch)
+    occurred_at = batch_occurred_at(batch, occurred_at)
     lock_people(batch)
     lines = list(open_lines(batch))
     close_lines(lines, EndReason.CANCELLED, person_status=BACK_TO_QUEUE)
     batch.cancel_reason_code = reason_code
     batch.cancel_reason_text = reason_text.strip()
     batch.cancel_source = source
+    batch.cancel_relayed_by = relayed_by
     batch.cancelled_from = batch.status
-    batch.cancelled_at = timezone.now()
+    batch.cancelled_at = occurred_at or timezone.now()
     return _move(
         batch,
         "cancel",
         actor,
         lines=lines,
-        details=_counts(lines),
+        # Who relayed it is chained with the rest (details are in the event's hash).
+        details={**_counts(lines), "relayed_by": relayed_by},
+        occurred_at=batch.cancelled_at,
         reason_code=reason_code,
         reason_text=batch.cancel_reason_text,
         source=source,
@@ -276,11 +327,18 @@ def batch_cancel(*, batch: Batch, actor, reason_code: str, reason_text: str, sou
 
 
 @transaction.atomic
-def batch_reschedule(*, batch: Batch, actor, planned_date: date, staging_facility=None) -> Batch:
-    """A cancelled batch -> a new draft with the same people, for another day. People who since
-    joined another batch, or are no longer waiting, are left out and listed in the event."""
-    if planned_date < timezone.localdate():
-        raise ValidationError({"planned_date": _("the new date is in the past")})
+def batch_reschedule(
+    *,
+    batch: Batch,
+    actor,
+    planned_date: date,
+    staging_facility=None,
+    occurred_at: datetime | None = None,
+) -> Batch:
+    """A cancelled batch -> a new draft with the same people, for a day from the cancelled
+    batch's own day on (a cancellation recorded late may be rescheduled to a day already past,
+    or to the same day). People who since joined another batch, or are no longer waiting, are
+    left out and listed in the event."""
     old = lock_batch(batch)
     if old.status != BatchStatus.CANCELLED:
         raise TransitionRefused(
@@ -292,6 +350,14 @@ def batch_reschedule(*, batch: Batch, actor, planned_date: date, staging_facilit
             _("batch %(code)s was already rescheduled as %(new)s")
             % {"code": old.code, "new": old.rescheduled_as.code}
         )
+    if planned_date < old.planned_date:
+        raise ValidationError(
+            {
+                "planned_date": _("the new date is before %(day)s, the day of batch %(code)s")
+                % {"day": old.planned_date.isoformat(), "code": old.code}
+            }
+        )
+    occurred_at = batch_occurred_at(old, occurred_at)
     new = _insert_batch(
         crossing=old.crossing,
         direction=old.direction,
@@ -303,7 +369,13 @@ def batch_reschedule(*, batch: Batch, actor, planned_date: date, staging_facilit
     carried, skipped = _carry_people(old, new)
     details = {**_counts(carried), "rescheduled_from": old.code, "left_out": skipped}
     record_batch_event(
-        new, action=Action.RESCHEDULE, actor=actor, from_state="", lines=carried, details=details
+        new,
+        action=Action.RESCHEDULE,
+        actor=actor,
+        from_state="",
+        lines=carried,
+        details=details,
+        occurred_at=occurred_at,
     )
     return new
 

@@ -2,7 +2,7 @@
 security clearance of each person once the list is submitted."""
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -23,7 +23,7 @@ from patients.models import (
 from patients.services import patient_move, returnee_move
 
 from ..models import Batch, BatchMember, BatchStatus, Clearance, Direction
-from .common import lock_batch, record_line_event, too_long
+from .common import batch_occurred_at, lock_batch, record_line_event, too_long
 from .lifecycle import batch_create
 
 
@@ -273,10 +273,17 @@ def batch_remove_member(*, batch: Batch, member: BatchMember, actor) -> None:
 
 @transaction.atomic
 def batch_record_clearance(
-    *, batch: Batch, member: BatchMember, clearance: str, actor, note: str = ""
+    *,
+    batch: Batch,
+    member: BatchMember,
+    clearance: str,
+    actor,
+    note: str = "",
+    occurred_at: datetime | None = None,
 ) -> BatchMember:
     """Record the border authority's vetting decision for one person on a submitted batch.
-    A decision may be corrected until the batch is cleared."""
+    A decision may be corrected until the batch is cleared. `occurred_at` is when it was
+    decided (default: now; see `common.batch_occurred_at`); `clearance_recorded_at` holds it."""
     errors = {}
     if clearance not in (Clearance.APPROVED, Clearance.REJECTED):
         errors["clearance"] = _("must be approved or rejected")
@@ -294,12 +301,22 @@ def batch_record_clearance(
     member = _line_of(batch, member, lock=True)
     if not member.is_open:
         raise TransitionRefused(_("line %(line)s is closed") % {"line": member.reference})
+    occurred_at = batch_occurred_at(batch, occurred_at)
     old = member.clearance
     member.clearance = clearance
     member.clearance_note = note
-    member.clearance_recorded_at = timezone.now()
+    # The decision's time, as every time a domain row holds: when it occurred (the event
+    # keeps when it was recorded too).
+    member.clearance_recorded_at = occurred_at or timezone.now()
     member.save(update_fields=["clearance", "clearance_note", "clearance_recorded_at"])
     record_line_event(
-        member, action=Action.CLEARANCE, actor=actor, from_state=old, to_state=clearance
+        member,
+        action=Action.CLEARANCE,
+        actor=actor,
+        from_state=old,
+        to_state=clearance,
+        occurred_at=member.clearance_recorded_at,
+        # The note is kept beside the event (redactable: it may name someone).
+        reason_text=note,
     )
     return member

@@ -10,7 +10,7 @@ from datetime import date
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy
 
 from patients.eligibility import Check, Finding, exit_patient_findings
 from patients.models import Patient, Referral
@@ -27,9 +27,6 @@ _NOT_READY = {
         "patient %(ref)s: companions are not present at the facility"
     ),
 }
-
-# A crossing named inside a refusal: English reads its code, as it always did.
-_CROSSING_WORDS = {"rafah": pgettext_lazy("crossing in a message", "rafah")}
 
 
 def _prepare_messages(patient: Patient, day: date, finding: Finding) -> list[str]:
@@ -96,22 +93,24 @@ def _exit_problems(batch: Batch, lines: list[BatchMember]) -> tuple[list[str], i
 
 
 def prepare_problems(batch: Batch, lines: list[BatchMember]) -> list[str]:
-    """Everything that stops a draft from becoming a prepared batch."""
+    """Everything that stops a draft from becoming a prepared batch, a closed crossing first."""
+    crossing = batch.crossing
+    closed = [crossing.state_sentence()] if crossing.is_closed else []
     if batch.direction == Direction.EXIT:
         problems, people, companions = _exit_problems(batch, lines)
     else:
         people, companions = sum(1 for line in lines if line.returnee_id), 0
         problems = [] if people else [_("batch %(code)s has no returnee") % {"code": batch.code}]
+    problems = closed + problems
     left = places_left(batch, lock=True)
     day = batch.planned_date.isoformat()
-    crossing = str(_CROSSING_WORDS.get(batch.crossing, batch.crossing))
     exit_batch = batch.direction == Direction.EXIT
     if left is None:
         if exit_batch:
             message = _("no quota agreed for %(crossing)s exit on %(day)s")
         else:
             message = _("no quota agreed for %(crossing)s return on %(day)s")
-        problems.append(message % {"crossing": crossing, "day": day})
+        problems.append(message % {"crossing": crossing.name, "day": day})
         return problems
     if people > left.patients:
         if exit_batch:

@@ -15,6 +15,7 @@ before: vehicles are optional until the first one is added.
 
 from collections import Counter
 from collections.abc import Mapping
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -26,7 +27,7 @@ from casetracker.audit.models import Action
 from casetracker.errors import TransitionRefused
 
 from ..models import VEHICLE_STATUSES, Batch, BatchMember, Vehicle, VehicleKind
-from .common import lock_batch, record_batch_event, too_long
+from .common import batch_occurred_at, lock_batch, record_batch_event, too_long
 
 # Bounds on what a coordinator types: a large bus seats about 60; an ambulance carries one or two
 # stretchers. Anything above is a typing mistake, not a vehicle.
@@ -180,16 +181,25 @@ def _check_vehicle_fields(kind: str, seats, stretchers, label: str) -> dict[str,
 
 @transaction.atomic
 def vehicle_add(
-    *, batch: Batch, actor, kind: str, seats: int, stretchers: int = 0, label: str = ""
+    *,
+    batch: Batch,
+    actor,
+    kind: str,
+    seats: int,
+    stretchers: int = 0,
+    label: str = "",
+    occurred_at: datetime | None = None,
 ) -> Vehicle:
     """Add an ambulance or a bus to a batch that has not left yet. It takes the next number of
-    the batch (1, 2, ...); numbers of removed vehicles are not reused while a higher one exists."""
+    the batch (1, 2, ...); numbers of removed vehicles are not reused while a higher one exists.
+    Each vehicle service takes `occurred_at` (default now; see `common.batch_occurred_at`)."""
     label = (label or "").strip()
     errors = _check_vehicle_fields(kind, seats, stretchers, label)
     if errors:
         raise ValidationError(errors)
     batch = lock_batch(batch)
     _require_vehicle_status(batch)
+    occurred_at = batch_occurred_at(batch, occurred_at)
     # Under the batch lock: two coordinators adding at once get 1 and 2 (PostgreSQL); the unique
     # constraint is the last word where the lock is a no-op (SQLite).
     number = (batch.vehicles.aggregate(n=Max("number"))["n"] or 0) + 1
@@ -214,6 +224,7 @@ def vehicle_add(
         from_state=batch.status,
         notify=False,
         details={"vehicle": number, "kind": kind, "seats": seats, "stretchers": stretchers},
+        occurred_at=occurred_at,
     )
     return vehicle
 
@@ -228,11 +239,14 @@ def _vehicle_of(batch: Batch, vehicle: Vehicle) -> Vehicle:
 
 
 @transaction.atomic
-def vehicle_remove(*, batch: Batch, vehicle: Vehicle, actor) -> None:
+def vehicle_remove(
+    *, batch: Batch, vehicle: Vehicle, actor, occurred_at: datetime | None = None
+) -> None:
     """Take a vehicle off a batch that has not left yet. The people assigned to it are left
     without a vehicle (the event counts them); assign them again before the batch departs."""
     batch = lock_batch(batch)
     _require_vehicle_status(batch)
+    occurred_at = batch_occurred_at(batch, occurred_at)
     vehicle = _vehicle_of(batch, vehicle)
     passengers = BatchMember.objects.filter(vehicle=vehicle)
     unassigned = passengers.filter(is_open=True).count()
@@ -245,13 +259,18 @@ def vehicle_remove(*, batch: Batch, vehicle: Vehicle, actor) -> None:
         from_state=batch.status,
         notify=False,
         details={"vehicle": vehicle.number, "kind": vehicle.kind, "unassigned": unassigned},
+        occurred_at=occurred_at,
     )
     vehicle.delete()
 
 
 @transaction.atomic
 def vehicle_assign(
-    *, batch: Batch, actor, assignments: Mapping[int, int | None]
+    *,
+    batch: Batch,
+    actor,
+    assignments: Mapping[int, int | None],
+    occurred_at: datetime | None = None,
 ) -> list[BatchMember]:
     """Put people in vehicles: `assignments` maps a manifest line id to a vehicle number of the
     batch, or None for no vehicle. Lines left out keep their vehicle. All or nothing: unknown
@@ -261,6 +280,7 @@ def vehicle_assign(
     Returns the lines whose vehicle changed. Nothing changed writes no event."""
     batch = lock_batch(batch)
     _require_vehicle_status(batch)
+    occurred_at = batch_occurred_at(batch, occurred_at)
     lines = travel_lines(batch)
     vehicles = list(batch.vehicles.all())
     by_number = {v.number: v for v in vehicles}
@@ -318,5 +338,6 @@ def vehicle_assign(
                 )
             },
         },
+        occurred_at=occurred_at,
     )
     return changed

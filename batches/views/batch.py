@@ -12,19 +12,29 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from casetracker.accounts.roles import can_manage_cases
+from casetracker.audit.models import Action, Event
 from casetracker.errors import TransitionRefused
 from patients.access import log_people_shown
 from patients.eligibility import guardian_first
 from patients.models import Patient, Returnee
 
 from .. import services, states
-from ..forms import AllCrossedForm, ClearanceForm, CrossForm, SeatingForm, VehicleForm
+from ..forms import (
+    AllCrossedForm,
+    ClearanceForm,
+    CrossForm,
+    RescheduleForm,
+    SeatingForm,
+    StatementForm,
+    VehicleForm,
+)
 from ..manifest import build_manifest
-from ..models import Batch, BatchStatus, Direction
+from ..models import Batch, BatchStatus, Direction, Statement
 from ..reports.selectors import batch_timeline
 from ..selectors import batch_lines, manifest_groups, open_counts
 from ..services.clearance import batch_record_clearances, pending_decisions
 from ..services.quotas import places_left
+from ..services.statements import statement_add
 from ..services.vehicles import takes_stretcher
 from ..steps import DONE_MESSAGES, STEP_FORMS, allowed_steps
 
@@ -34,7 +44,7 @@ from ..steps import DONE_MESSAGES, STEP_FORMS, allowed_steps
 
 def _batch(request, code: str) -> Batch:
     batches = Batch.objects.visible_to(request.user).select_related(
-        "staging_facility", "rescheduled_from"
+        "crossing", "staging_facility", "rescheduled_from"
     )
     return get_object_or_404(batches, code=code)
 
@@ -47,6 +57,8 @@ def _manifest_context(request, batch: Batch) -> dict:
     return {
         "batch": batch,
         "lines": lines,
+        # A redacted clearance note or cancel text shows as "[text redacted on …]".
+        "redacted": _redactions(batch, lines),
         "groups": manifest_groups(lines),
         "counts": open_counts(lines),
         "can_manage": manage,
@@ -74,6 +86,8 @@ def detail(request, code: str):
         events=batch_timeline(request.user, batch),
         vehicles=list(batch.vehicles.order_by("number")),
         exit=batch.direction == Direction.EXIT,
+        statements=_statements(request, batch),
+        statement_form=StatementForm(batch=batch) if context["can_manage"] else None,
     )
     return render(request, "batches/detail.html", context)
 
@@ -199,7 +213,11 @@ def transition(request, code: str, name: str):
         context.update(problems=[_("This step is not possible now.")], impossible=True)
         return render(request, "batches/step.html", context, status=409)
     form = _step_form(request, name, batch, request.POST if request.method == "POST" else None)
-    everyone_crossed = AllCrossedForm(request.POST if "all_crossed" in request.POST else None)
+    everyone_crossed = AllCrossedForm(
+        # Its own ids: the crossing form beside it has a "When it happened" field too.
+        request.POST if "all_crossed" in request.POST else None,
+        auto_id="id_all_%s",
+    )
     if request.method == "POST":
         kwargs = _step_arguments(name, form, everyone_crossed, request)
         if kwargs is not None:
@@ -210,7 +228,8 @@ def transition(request, code: str, name: str):
             except TransitionRefused as exc:
                 context["problems"] = exc.problems
             except ValidationError as exc:
-                context["problems"] = _form_errors(form, exc)
+                posted = everyone_crossed if "all_crossed" in request.POST else form
+                context["problems"] = _form_errors(posted, exc)
             else:
                 messages.success(request, DONE_MESSAGES[name] % {"code": result.code})
                 return _back(result)
@@ -230,19 +249,28 @@ def _step_form(request, name: str, batch: Batch, data):
     if form_class is CrossForm:
         lines = list(batch_lines(request.user, batch).filter(is_open=True))
         return CrossForm(data if data and "all_crossed" not in data else None, lines=lines)
+    if form_class is RescheduleForm:
+        return RescheduleForm(data, batch=batch)
     return form_class(data)
 
 
 def _step_arguments(name: str, form, everyone_crossed, request) -> dict | None:
-    """The service's arguments from the posted form; None when the form is not valid."""
+    """The service's arguments from the posted form; None when the form is not valid. The
+    cancel and crossing forms say when it happened (`occurred_at`, blank: now); the steps
+    without a form happen now."""
     if form is None:
         return {}
     if name == "cross":
         if "all_crossed" in request.POST:
             if not everyone_crossed.is_valid():
                 return None
-            return {"outcomes": dict.fromkeys((line.pk for line in form.lines), "crossed")}
-        return {"outcomes": form.outcomes()} if form.is_valid() else None
+            return {
+                "outcomes": dict.fromkeys((line.pk for line in form.lines), "crossed"),
+                "occurred_at": everyone_crossed.cleaned_data["occurred_at"],
+            }
+        if not form.is_valid():
+            return None
+        return {"outcomes": form.outcomes(), "occurred_at": form.cleaned_data["occurred_at"]}
     return dict(form.cleaned_data) if form.is_valid() else None
 
 
@@ -258,6 +286,77 @@ def _form_errors(form, exc: ValidationError) -> list[str]:
         else:
             left.extend(errors)
     return left
+
+
+# --- Statements -----------------------------------------------------------------------------
+
+
+def statement(request, code: str):
+    """What a party said later about the batch or its cancellation: the form (also on the
+    batch page), and its errors beside their fields."""
+    batch = _batch(request, code)
+    form = StatementForm(request.POST if request.method == "POST" else None, batch=batch)
+    problems = []
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            statement_add(
+                batch=batch,
+                actor=request.user,
+                source=data["source"],
+                text=data["text"],
+                relayed_by=data["relayed_by"],
+                said_at=data["said_at"],
+                about_cancellation=data.get("about_cancellation", False),
+            )
+        except TransitionRefused as exc:
+            problems = exc.problems
+        except ValidationError as exc:
+            problems = _form_errors(form, exc)
+        else:
+            messages.success(request, _("The statement is recorded."))
+            return _back(batch, "#statements")
+    # Posted and shown again: refused by the batch's state (409) or the input (400).
+    status = (409 if problems else 400) if request.method == "POST" else 200
+    return render(
+        request,
+        "batches/statement.html",
+        {"batch": batch, "form": form, "problems": problems},
+        status=status,
+    )
+
+
+def _statements(request, batch: Batch) -> list:
+    return list(
+        Statement.objects.visible_to(request.user)
+        .filter(batch=batch)
+        .select_related("recorded_by", "event__text_row__redacted_by")
+        .order_by("said_at", "id")
+    )
+
+
+def _redactions(batch: Batch, lines: list) -> dict:
+    """Where a text of this batch was redacted, the redaction's sentence: the cancel text
+    (`cancel`) and the clearance notes of the lines (set on each line as `note_redaction`);
+    and whether the cancellation was stated as heard directly (`told_directly`)."""
+    events = (
+        Event.objects.filter(batch_ref=batch.code, action__in=[Action.CANCEL, Action.CLEARANCE])
+        .select_related("text_row__redacted_by")
+        .order_by("id")
+    )
+    latest = {event.subject_ref: event for event in events}  # a line's last decision
+    for line in lines:
+        event = latest.get(f"{batch.code}#{line.pk}")
+        redaction = event.redaction if event is not None else None
+        line.note_redaction = redaction.sentence() if redaction and not line.clearance_note else ""
+    cancel = latest.get(batch.code)
+    redaction = cancel.redaction if cancel is not None else None
+    return {
+        "cancel": redaction.sentence() if redaction else "",
+        # Stated "nobody relayed it" (cancellations recorded before who relayed them was
+        # asked do not say).
+        "told_directly": cancel is not None and cancel.details.get("relayed_by", None) == "",
+    }
 
 
 # --- Vehicles -------------------------------------------------------------------------------

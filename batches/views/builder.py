@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Value, When
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -24,7 +25,7 @@ from patients.access import Category, log_access
 from patients.models import Patient, Returnee
 
 from .. import proposal as proposals
-from ..models import Crossing, Direction
+from ..models import DEFAULT_CROSSING, Crossing, Direction
 from ..proposal import ProposedPatient, ProposedReturnee, Why
 from ..services import batch_create_draft
 from ..services.quotas import places_left_on
@@ -40,11 +41,26 @@ def staging_choices():
     return Facility.objects.filter(is_active=True).alias(first=first).order_by("first", "code")
 
 
+def crossing_label(crossing: Crossing) -> str:
+    """A crossing as the choice lists it: its name, and since when it is closed or restricted."""
+    since = date_format(timezone.localtime(crossing.state_since), "SHORT_DATETIME_FORMAT")
+    names = {"crossing": crossing.name, "since": since}
+    if crossing.is_closed:
+        return _("%(crossing)s: closed since %(since)s") % names
+    if crossing.is_restricted:
+        return _("%(crossing)s: restricted since %(since)s") % names
+    return crossing.name
+
+
+def crossing_choices() -> list[tuple[str, str]]:
+    return [(c.code, crossing_label(c)) for c in Crossing.objects.order_by("code")]
+
+
 class ChooseForm(forms.Form):
     """Step 1: which batch to build. A GET form: choosing shows a proposal, saves nothing."""
 
     crossing = forms.ChoiceField(
-        label=gettext_lazy("Crossing"), choices=Crossing.choices, initial=Crossing.RAFAH
+        label=gettext_lazy("Crossing"), choices=crossing_choices, initial=DEFAULT_CROSSING
     )
     direction = forms.ChoiceField(
         label=gettext_lazy("Direction"), choices=Direction.choices, initial=Direction.EXIT
@@ -64,6 +80,16 @@ class ChooseForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["staging_facility"].queryset = staging_choices()
         self.fields["date"].initial = timezone.localdate() + dt.timedelta(days=1)
+        self.crossing = None
+
+    def clean_crossing(self) -> str:
+        """A closed crossing is refused here, with since when and why: `prepare` would refuse
+        the batch anyway. A restricted one is a warning on the page."""
+        code = self.cleaned_data["crossing"]
+        self.crossing = Crossing.objects.get(code=code)
+        if self.crossing.is_closed:
+            raise ValidationError(self.crossing.state_sentence())
+        return code
 
 
 @dataclass
@@ -303,7 +329,7 @@ def _places_preview(form: ChooseForm):
     data = form.cleaned_data if form.is_bound and form.is_valid() else None
     day = data["date"] if data else form.fields["date"].initial
     direction = data["direction"] if data else Direction.EXIT
-    crossing = data["crossing"] if data else Crossing.RAFAH
+    crossing = data["crossing"] if data else DEFAULT_CROSSING
     if not day:
         return None
     return {
@@ -313,6 +339,14 @@ def _places_preview(form: ChooseForm):
     }
 
 
+def _crossing_warning(form: ChooseForm) -> str:
+    """What the page says of a restricted crossing (a closed one is a form error)."""
+    crossing = form.crossing
+    if crossing is None and not form.is_bound:
+        crossing = Crossing.objects.filter(code=DEFAULT_CROSSING).first()
+    return crossing.state_sentence() if crossing and crossing.is_restricted else ""
+
+
 def builder(request):
     source = request.POST if request.method == "POST" else request.GET
     chosen = any(name in source for name in ChooseForm.base_fields)
@@ -320,6 +354,7 @@ def builder(request):
     context = {"form": form}
     if not (chosen and form.is_valid()):
         context["preview"] = _places_preview(form)
+        context["crossing_warning"] = _crossing_warning(form)
         return render(request, "batches/builder.html", context)
 
     data = form.cleaned_data

@@ -1,5 +1,6 @@
-"""The coordinator's day: the batches of today and the next days per crossing and direction,
-the places left in each day's quota, and what needs attention before the ambulances leave."""
+"""The coordinator's day: the batches of today and the next days per crossing (with its state)
+and direction, the places left in each day's quota, and what needs attention before the
+ambulances leave."""
 
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 from casetracker.notifications.context_processors import recent_failures
 from patients.access import log_people_shown
 
-from ..selectors import not_ready_on, plan_of_days, referrals_lapsing
+from ..selectors import not_ready_on, plans_by_crossing, referrals_lapsing
 
 DAYS_AHEAD = 7
 
@@ -27,7 +28,8 @@ def today(request):
         request,
         "batches/today.html",
         {
-            "plans": plan_of_days(request.user, first=first, days=DAYS_AHEAD),
+            # Per crossing, with its state: a closed one says since when and why.
+            "crossings": plans_by_crossing(request.user, first=first, days=DAYS_AHEAD),
             "today": first,
             "tomorrow": tomorrow,
             "not_ready": not_ready,

@@ -1,13 +1,15 @@
 from axes import admin as axes_admin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .admin_base import RoleAdminMixin
+from .admin_base import RoleAdminMixin, ServiceAdminMixin
 from .models import Facility, User
+from .services import facility_create, facility_problems, facility_update
 from .twofactor.services import two_factor_reset
 
 
@@ -44,11 +46,38 @@ class NothingToSaveMixin:
         return super().response_change(request, obj)
 
 
+class FacilityForm(forms.ModelForm):
+    """Says beside each field what the service would refuse, before anything is saved."""
+
+    class Meta:
+        model = Facility
+        fields = ("code", "name_en", "name_ar", "kind", "governorate", "is_active")
+
+    def clean(self):
+        data = super().clean()
+        fields = {name: data[name] for name in self.changed_data if name in data}
+        if self.instance.pk is not None:
+            fields.pop("code", None)
+        for name, problem in facility_problems(**fields).items():
+            self.add_error(name if name in self.fields else None, problem)
+        return data
+
+
 @admin.register(Facility)
-class FacilityAdmin(RoleAdminMixin, admin.ModelAdmin):
+class FacilityAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Adding and changing a facility go through the services (each an audit event); the code
+    never changes."""
+
     list_display = ("code", "name_en", "name_ar", "kind", "governorate", "is_active")
     list_filter = ("kind", "governorate", "is_active")
     search_fields = ("code", "name_en", "name_ar")
+    form = FacilityForm
+    create_service = facility_create
+    update_service = facility_update
+    instance_kwarg = "facility"
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("code",) if obj is not None else ()
 
 
 @admin.register(User)

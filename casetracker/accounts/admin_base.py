@@ -11,8 +11,9 @@ from .roles import Role, user_role
 
 # What the admin's list filters add to a field path in the URL: `status__exact`,
 # `batch__id__exact`, `date__year`, `sent_at__gte`, `patient__isnull`.
+# `code`: a foreign key to a row's code (a batch's crossing: `crossing__code__exact`).
 FILTER_LOOKUPS = frozenset(
-    {"exact", "isnull", "in", "gte", "gt", "lte", "lt", "year", "month", "day", "id", "pk"}
+    {"exact", "isnull", "in", "gte", "gt", "lte", "lt", "year", "month", "day", "id", "pk", "code"}
 )
 
 

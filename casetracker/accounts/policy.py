@@ -57,10 +57,13 @@ API_ROUTES: dict[str, Rule] = {
     "schema": read(SIGNED_IN),
     "api-docs": read(SIGNED_IN),
     "api-redoc": read(SIGNED_IN),
-    "facility-list": read(SIGNED_IN),
-    "facility-detail": read(SIGNED_IN),
+    # Facilities: every signed-in role reads them; only admins add and change them.
+    "facility-list": read_write(SIGNED_IN, ADMINS, "POST"),
+    "facility-detail": read_write(SIGNED_IN, ADMINS, "PATCH"),
     "event-list": read(SIGNED_IN),
     "event-detail": read(SIGNED_IN),
+    # Blanking a free text of the audit log (casetracker/audit/redaction.py): admins only.
+    "event-redact": {"POST": ADMINS},
     # Everyone's own inbox: marking a notification read changes no case data.
     "notification-list": read(SIGNED_IN),
     "notification-detail": read(SIGNED_IN),
@@ -88,6 +91,9 @@ API_ROUTES: dict[str, Rule] = {
     "batch-members": read_write(SIGNED_IN, MANAGERS, "POST"),
     "batch-member": read_write(SIGNED_IN, MANAGERS, "DELETE"),
     "batch-clearance": {"POST": MANAGERS},
+    "batch-bulk-clearance": {"POST": MANAGERS},
+    # What a party said later about a batch or its cancellation (batches/services/statements.py).
+    "batch-statements": read_write(SIGNED_IN, MANAGERS, "POST"),
     "quota-list": read_write(SIGNED_IN, MANAGERS, "POST"),
     **{f"report-{name}": read(AUDITORS) for name in _REPORTS},
 }
@@ -121,6 +127,7 @@ PAGE_ROUTES: dict[str, Rule] = {
     "batches:clearance": {"POST": MANAGERS},
     "batches:transition": read_write(MANAGERS, MANAGERS, "POST"),
     "batches:vehicles": read_write(MANAGERS, MANAGERS, "POST"),
+    "batches:statement": read_write(MANAGERS, MANAGERS, "POST"),
     # Printed manifests: full ID numbers for coordinators and admins only (batches/manifest.py).
     "batches:manifest-pdf": read(SIGNED_IN),
     "batches:vehicle-manifest-pdf": read(SIGNED_IN),
@@ -146,6 +153,8 @@ PAGE_ROUTES: dict[str, Rule] = {
     "admin:django.views.generic.base.RedirectView": read(SIGNED_IN),
     "admin:django.contrib.admin.sites.catch_all_view": read(SIGNED_IN),
     "admin:batches_batch_transition": read_write(MANAGERS, MANAGERS, "POST"),
+    # Blanking the free text of an audit event, with a reason (casetracker/audit/redaction.py).
+    "admin:audit_event_redact": read_write(ADMINS, ADMINS, "POST"),
     # Finding a case by national ID or name: a POST form (neither ends up in a URL), every
     # search in the access log.
     "admin:patients_patient_find": read_write(SIGNED_IN, SIGNED_IN, "POST"),
@@ -190,6 +199,8 @@ ADMIN_MODELS: dict[str, dict[str, frozenset[Role]]] = {
     "batches.batch": model_rule(SIGNED_IN, add=MANAGERS, change=MANAGERS),
     "batches.batchmember": model_rule(SIGNED_IN, add=MANAGERS, change=MANAGERS),
     "batches.crossingquota": model_rule(SIGNED_IN, add=MANAGERS, change=MANAGERS),
+    # Crossings and their state (open, restricted, closed): admins, through the services.
+    "batches.crossing": model_rule(SIGNED_IN, add=ADMINS, change=ADMINS),
 }
 
 # Which permission of ADMIN_MODELS each admin model page needs, per method.

@@ -54,3 +54,21 @@ class StrictModelSerializer(serializers.ModelSerializer):
         models.TextField: TextField,
         models.BooleanField: StrictBooleanField,
     }
+
+
+class OccurredAtField(serializers.DateTimeField):
+    """When a fact happened (`occurred_at`), for the services that record facts: optional, the
+    time of the request when left out. The services refuse a time in the future (beyond a few
+    minutes of clock difference) and one before what the fact follows
+    (`casetracker.audit.occurred`), naming the field."""
+
+    def __init__(self, *, follows: str | None, **kwargs):
+        refused = "in the future (beyond 5 minutes of clock difference)"
+        if follows:
+            refused += f" and before {follows}"
+        kwargs.setdefault(
+            "help_text",
+            "when it happened, if not just now: ISO 8601, such as 2026-02-06T07:40:00+02:00 "
+            f"(without an offset: the deployment's time zone). Default: now. Refused {refused}",
+        )
+        super().__init__(required=False, **kwargs)

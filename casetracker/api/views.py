@@ -1,6 +1,7 @@
 import django_filters
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -10,8 +11,10 @@ from rest_framework.response import Response
 
 from casetracker.accounts.models import Facility
 from casetracker.accounts.permissions import RolePermission
+from casetracker.accounts.services import facility_create, facility_update
 from casetracker.accounts.sessions import issue_api_token
 from casetracker.audit.models import Action, Event, SubjectType
+from casetracker.audit.redaction import text_redact
 from casetracker.errors import TransitionRefused
 from casetracker.notifications.models import (
     Notification,
@@ -28,9 +31,12 @@ from .pagination import NewestFirstCursorPagination
 from .serializers import (
     ApiTokenSerializer,
     EventSerializer,
+    FacilityChangeSerializer,
     FacilitySerializer,
     NotificationSerializer,
+    RedactRequestSerializer,
 )
+from .viewsets import ServiceViewSet
 
 
 class TokenView(ObtainAuthToken):
@@ -71,13 +77,24 @@ class TokenView(ObtainAuthToken):
             raise
 
 
-class FacilityViewSet(viewsets.ReadOnlyModelViewSet):
+class FacilityViewSet(ServiceViewSet):
+    """Hospitals, field hospitals and staging points, by code. Every signed-in role reads them;
+    admins add one (POST) and change its names, kind, governorate or whether it is in use
+    (PATCH). The code never changes. Each write is an audit event (subject type `facility`)."""
+
+    model = Facility
     serializer_class = FacilitySerializer
     lookup_field = "code"
     filterset_fields = ["kind", "governorate", "is_active"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    create_service = facility_create
+    update_service = facility_update
+    instance_kwarg = "facility"
 
-    def get_queryset(self):
-        return Facility.objects.visible_to(self.request.user)
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return FacilityChangeSerializer
+        return FacilitySerializer
 
 
 class EventFilter(django_filters.FilterSet):
@@ -87,23 +104,72 @@ class EventFilter(django_filters.FilterSet):
     action = django_filters.ChoiceFilter(choices=Action.choices)
     reason = django_filters.CharFilter(field_name="reason_code")
     source = django_filters.CharFilter(field_name="source")
-    date_from = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
-    date_to = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
+    # The days an auditor asks about are the days things happened: `date_from`/`date_to` read
+    # when the event occurred, `recorded_from`/`recorded_to` when it was recorded (local days).
+    date_from = django_filters.DateFilter(
+        method="filter_occurred", label="first day it occurred (local date)"
+    )
+    date_to = django_filters.DateFilter(
+        method="filter_occurred", label="last day it occurred (local date)"
+    )
+    recorded_from = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", label="first day it was recorded"
+    )
+    recorded_to = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__lte", label="last day it was recorded"
+    )
 
     class Meta:
         model = Event
         fields = ["subject_type", "subject", "batch", "action", "reason", "source"]
 
+    def filter_occurred(self, queryset, name, value):
+        lookup = "date__gte" if name == "date_from" else "date__lte"
+        # `occurred_at`, or `created_at` for the events recorded before it existed (NULL): two
+        # indexed columns rather than one expression no index covers.
+        return queryset.filter(
+            Q(**{f"occurred_at__{lookup}": value})
+            | Q(occurred_at__isnull=True, **{f"created_at__{lookup}": value})
+        )
+
 
 class EventViewSet(viewsets.ReadOnlyModelViewSet):
-    """The audit log: every state change, newest first."""
+    """The audit log: every state change, newest first. An event's free text (`reason_text`)
+    is kept beside the hash chain, which holds its keyed hash (`text_digest`); an admin may
+    redact it (`redact/`), after which `redaction` says who, when and why."""
 
     serializer_class = EventSerializer
     filterset_class = EventFilter
     pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
-        return Event.objects.visible_to(self.request.user).select_related("actor", "actor_facility")
+        return Event.objects.visible_to(self.request.user).select_related(
+            "actor", "actor_facility", "text_row__redacted_by"
+        )
+
+    @extend_schema(
+        request=RedactRequestSerializer,
+        responses={
+            200: EventSerializer,
+            409: OpenApiResponse(
+                description="Nothing to redact: the event has no text, its text is already "
+                "redacted, or it was recorded before texts were kept apart from the chain."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def redact(self, request, pk=None):
+        """Blank the event's free text, for admins, with a reason; the chain still verifies
+        (its keyed hash stays) and the redaction is an event of its own (action `redact`).
+        The copies of the text (a batch's cancel text, a clearance note, a statement) are
+        blanked too."""
+        event = self.get_object()
+        serializer = RedactRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        text_redact(
+            text_id=event.pk, actor=request.user, reason=serializer.validated_data["reason"]
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=event.pk)).data)
 
 
 class NotificationFilter(django_filters.FilterSet):

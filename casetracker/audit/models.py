@@ -1,7 +1,11 @@
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.db.models.functions import Coalesce
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from casetracker.constraints import max_length_check
@@ -18,6 +22,9 @@ class SubjectType(models.TextChoices):
     NOTIFICATION = "notification", _("notification")
     REPORT = "report", _("report")
     ACCOUNT = "account", _("staff account")
+    CROSSING = "crossing", _("crossing")
+    QUOTA = "quota", _("agreed quota")
+    FACILITY = "facility", _("facility")
 
 
 class Action(models.TextChoices):
@@ -45,6 +52,10 @@ class Action(models.TextChoices):
     VEHICLE_ADD = "vehicle_add", _("vehicle added")
     VEHICLE_REMOVE = "vehicle_remove", _("vehicle removed")
     VEHICLE_ASSIGN = "vehicle_assign", _("seats assigned")
+    CROSSING_STATE = "crossing_state", _("crossing opened, restricted or closed")
+    QUOTA_CHANGE = "quota_change", _("agreed quota changed")
+    STATEMENT = "statement", _("statement recorded")
+    REDACT = "redact", _("text redacted")
     VIEW = "view", _("record viewed")
     SEARCH = "search", _("patient search")
 
@@ -52,6 +63,13 @@ class Action(models.TextChoices):
 # Reads of personal data (the access log): for auditors and admins only. Seeing who looked at
 # whom would tell a coordinator or a nurse more about a person than their role needs.
 ACCESS_ACTIONS = (Action.VIEW, Action.SEARCH)
+
+# Events about the record rather than steps of what they are about: a later statement (said at
+# any time after the fact) and a redaction. The order checks of `occurred_at` ignore them.
+ASIDE_ACTIONS = (Action.STATEMENT, Action.REDACT)
+
+# Free text kept beside an event (`EventText`) and in the domain rows that copy it.
+TEXT_MAX_LENGTH = 2000
 
 
 class EventQuerySet(models.QuerySet):
@@ -74,8 +92,17 @@ class EventQuerySet(models.QuerySet):
 class Event(models.Model):
     """Append-only audit record of a state change. Holds references, never names or IDs."""
 
+    # When it was recorded. When it happened is `occurred_at` (see `occurred`).
     created_at = models.DateTimeField(
         default=timezone.now, db_index=True, verbose_name=_("created at")
+    )
+    occurred_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="when it happened, as the user stated it (default: when it was recorded); "
+        "empty on events recorded before this field existed, which occurred when recorded",
+        verbose_name=_("occurred at"),
     )
     subject_type = models.CharField(
         max_length=20, choices=SubjectType.choices, verbose_name=_("subject type")
@@ -123,7 +150,25 @@ class Event(models.Model):
     reason_code = models.CharField(
         max_length=32, blank=True, db_index=True, verbose_name=_("reason code")
     )
-    reason_text = models.TextField(max_length=2000, blank=True, verbose_name=_("reason text"))
+    # The free text of the events recorded before audit/0010, inside the chained row (the
+    # column keeps its name, `reason_text`). Since then a text is kept beside its event
+    # (`EventText`, redactable) and the chain holds its keyed hash, `text_digest`. Read
+    # `reason_text` (below) for the text of any event.
+    chained_text = models.TextField(
+        max_length=TEXT_MAX_LENGTH,
+        blank=True,
+        db_column="reason_text",
+        help_text="the text of an event recorded before texts were kept apart (cannot be "
+        "redacted without breaking the chain)",
+        verbose_name=_("text in the chained row"),
+    )
+    text_digest = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="HMAC-SHA256 of the text kept beside the event, under AUDIT_TEXT_KEY",
+        verbose_name=_("text digest"),
+    )
     source = models.CharField(max_length=32, blank=True, verbose_name=_("source"))
     channel = models.CharField(max_length=10, choices=Channel.choices, verbose_name=_("channel"))
     request_id = models.CharField(max_length=64, blank=True, verbose_name=_("request id"))
@@ -149,7 +194,7 @@ class Event(models.Model):
                 condition=Q(channel__in=[c for c, _ in Channel.choices]),
                 name="event_channel_valid",
             ),
-            max_length_check("reason_text", 2000, name="event_reason_text_length"),
+            max_length_check("chained_text", TEXT_MAX_LENGTH, name="event_reason_text_length"),
         ]
 
     def __str__(self) -> str:
@@ -163,6 +208,57 @@ class Event(models.Model):
     def delete(self, *args, **kwargs):
         raise RuntimeError("audit events are append-only")
 
+    @property
+    def reason_text(self) -> str:
+        """The event's free text as it stands: the text kept beside the event, blank once
+        redacted (see `redaction`), or the text of an older event, inside its chained row."""
+        if self.chained_text or not self.text_digest:
+            return self.chained_text
+        kept = self.kept_text
+        return kept.text if kept is not None else ""
+
+    @property
+    def kept_text(self) -> "EventText | None":
+        """The `EventText` beside this event, if it has one."""
+        if not self.text_digest:
+            return None
+        try:
+            return self.text_row
+        except EventText.DoesNotExist:
+            return None
+
+    @property
+    def redaction(self) -> "EventText | None":
+        """The redacted text's row (who, when, why) if this event's text was redacted."""
+        kept = self.kept_text
+        return kept if kept is not None and kept.is_redacted else None
+
+    @property
+    def text_shown(self) -> str:
+        """What a page, an export or a message shows where the text was: the text, or
+        "[text redacted on 8 Feb 2026 by admin: names a patient]"."""
+        redaction = self.redaction
+        return redaction.sentence() if redaction is not None else self.reason_text
+
+    @property
+    def occurred(self) -> datetime:
+        """When it happened: the stated time, or the recorded time for the events recorded
+        before `occurred_at` existed (they were stamped when typed)."""
+        return self.occurred_at or self.created_at
+
+    @property
+    def recorded_late(self) -> bool:
+        """It was recorded a minute or more after it happened: the timeline shows both times."""
+        return self.created_at - self.occurred >= RECORDED_LATE
+
+
+# When an event happened, in a query: `occurred_at`, or `created_at` for the events recorded
+# before `occurred_at` existed (NULL there).
+OCCURRED = Coalesce("occurred_at", "created_at")
+
+# The gap from which an event counts as recorded after the fact (pages show minutes).
+RECORDED_LATE = timedelta(minutes=1)
+
 
 # What the first event of the log points back to.
 GENESIS_HASH = "0" * 64
@@ -175,3 +271,71 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return self.last_hash
+
+
+class EventText(models.Model):
+    """The free text of one event, kept beside the hash chain so it can be redacted: the chain
+    holds its keyed hash (`Event.text_digest`), not the text. Written by `record_event`;
+    changed only by `casetracker.audit.redaction.text_redact`, which blanks the text and says
+    who, when and why (on PostgreSQL a trigger refuses any other change, and every DELETE)."""
+
+    event = models.OneToOneField(
+        Event,
+        on_delete=models.PROTECT,
+        primary_key=True,
+        related_name="text_row",
+        verbose_name=_("event"),
+    )
+    text = models.TextField(max_length=TEXT_MAX_LENGTH, blank=True, verbose_name=_("text"))
+    redacted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("redacted at"))
+    redacted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("redacted by"),
+    )
+    redaction_reason = models.CharField(
+        max_length=500, blank=True, verbose_name=_("why it was redacted")
+    )
+    # The event that recorded the redaction (action `redact`).
+    redaction_event = models.OneToOneField(
+        Event,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="redacted_text",
+        verbose_name=_("redaction event"),
+    )
+
+    class Meta:
+        verbose_name = _("event text")
+        verbose_name_plural = _("event texts")
+        constraints = [
+            max_length_check("text", TEXT_MAX_LENGTH, name="eventtext_text_length"),
+            # Redacted: blank, with who and when; otherwise neither.
+            models.CheckConstraint(
+                condition=Q(redacted_at__isnull=True, redacted_by__isnull=True)
+                | Q(redacted_at__isnull=False, text=""),
+                name="eventtext_redacted_is_blank",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"text of event #{self.event_id}"
+
+    @property
+    def is_redacted(self) -> bool:
+        return self.redacted_at is not None
+
+    def sentence(self) -> str:
+        """ "[text redacted on 8 Feb 2026 by admin: names a patient]", in the active language."""
+        names = {
+            "day": formats.date_format(timezone.localtime(self.redacted_at), "SHORT_DATE_FORMAT"),
+            "who": self.redacted_by.username if self.redacted_by_id else gettext("system"),
+            "why": self.redaction_reason,
+        }
+        if self.redaction_reason:
+            return gettext("[text redacted on %(day)s by %(who)s: %(why)s]") % names
+        return gettext("[text redacted on %(day)s by %(who)s]") % names

@@ -22,7 +22,8 @@ def event_type(subject_type: str, action: str) -> str:
     return f"{subject_type}.{action}"
 
 
-# Only batch transitions notify; every one of them may be sent to partners.
+# Only batch transitions and later statements (`batch.statement`, without their text) notify;
+# every one of them may be sent to partners.
 EVENT_TYPES = tuple(event_type("batch", action) for action in settings.NOTIFICATION_AUDIENCES)
 
 

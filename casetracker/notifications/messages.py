@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.html import format_html
 
-from casetracker.audit.models import Event
+from casetracker.audit.models import Action, Event
 from casetracker.audit.vocabulary import state_label
 
 from .audiences import event_type
@@ -36,7 +36,15 @@ def _context(event: Event) -> dict:
         "to_label": state_label(event.to_state) if event.to_state else "",
         "reason_label": state_label(event.reason_code) if event.reason_code else "",
         "source_label": state_label(event.source) if event.source else "",
+        # Who relayed a cancellation or a statement to us (blank: nobody, or no such thing).
+        "relayed_label": state_label(relayed) if (relayed := _relayed_by(event)) else "",
+        # The free text, or where it was redacted before delivery, the redaction's sentence.
+        "text": event.text_shown,
     }
+
+
+def _relayed_by(event: Event) -> str:
+    return (event.details or {}).get("relayed_by", "")
 
 
 def render_event_message(event: Event, language: str) -> Message:
@@ -69,15 +77,24 @@ def render_sms(notification: Notification) -> str:
 
 def webhook_payload(notification: Notification) -> dict:
     event = notification.event
-    return {
+    payload = {
         "id": notification.idempotency_key,
         "type": event_type(event.subject_type, event.action),
-        "occurred_at": event.created_at.isoformat(),
+        # When it happened, which a late recording does not move; and when it was recorded.
+        "occurred_at": event.occurred.isoformat(),
+        "recorded_at": event.created_at.isoformat(),
         "batch": event.batch_ref,
         "from": event.from_state,
         "to": event.to_state,
         "reason_code": event.reason_code,
         "source": event.source,
+        # Who relayed it to us (a cancellation, a statement); blank: directly, or not said.
+        "relayed_by": _relayed_by(event),
         "rescheduled_from": (event.details or {}).get("rescheduled_from", ""),
         "cases": notification.payload.get("cases", []),
     }
+    if event.action == Action.STATEMENT:
+        # What a party said later, without what it said: free text never leaves by webhook.
+        # `source` is who said it and `occurred_at` when.
+        payload["about_cancellation"] = bool((event.details or {}).get("about_cancellation"))
+    return payload

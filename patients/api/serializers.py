@@ -2,7 +2,12 @@ from rest_framework import serializers
 
 from casetracker.accounts.models import Facility
 from casetracker.accounts.roles import Role, user_role
-from casetracker.api.fields import ScopedSlugRelatedField, StrictModelSerializer, TextField
+from casetracker.api.fields import (
+    OccurredAtField,
+    ScopedSlugRelatedField,
+    StrictModelSerializer,
+    TextField,
+)
 
 from ..access import national_id_for
 from ..fields import validate_national_id
@@ -68,9 +73,26 @@ class PatientSerializer(ShownNationalId, StrictModelSerializer):
         return data
 
 
+class PatientRegisterSerializer(PatientSerializer):
+    """A registration: the case's fields, and when the person registered if not just now (the
+    case's `registered_at`, its place in the queue)."""
+
+    occurred_at = OccurredAtField(follows=None, write_only=True)
+
+    class Meta(PatientSerializer.Meta):
+        fields = [*PatientSerializer.Meta.fields, "occurred_at"]
+
+
 class PatientStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[PatientStatus.DECEASED, PatientStatus.WITHDRAWN])
     reason_text = TextField(max_length=2000, required=False, allow_blank=True)
+    occurred_at = OccurredAtField(
+        follows="the patient's registration",
+        help_text="when the patient died or withdrew, if not just now: ISO 8601, such as "
+        "2026-02-06T07:40:00+02:00 (without an offset: the deployment's time zone). Default: "
+        "now. Refused in the future (beyond 5 minutes of clock difference) and before the "
+        "patient's registration",
+    )
 
 
 class CompanionSerializer(ShownNationalId, StrictModelSerializer):
@@ -147,14 +169,18 @@ class ReadinessStateSerializer(serializers.Serializer):
 
 
 class ReturneeSerializer(ShownNationalId, StrictModelSerializer):
+    # On registration: when the person registered, if not just now (`registered_at`).
+    occurred_at = OccurredAtField(follows=None, write_only=True)
+
     class Meta:
         model = Returnee
-        fields = ["reference", *RETURNEE_EDITABLE, "status", "registered_at"]
+        fields = ["reference", *RETURNEE_EDITABLE, "status", "registered_at", "occurred_at"]
         read_only_fields = ["reference", "status", "registered_at"]
 
 
 class ReasonSerializer(serializers.Serializer):
     reason_text = TextField(max_length=2000, required=False, allow_blank=True)
+    occurred_at = OccurredAtField(follows="the returnee's registration")
 
 
 class PatientSearchSerializer(serializers.Serializer):

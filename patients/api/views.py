@@ -14,6 +14,7 @@ from ..selectors import patient_search, search_kind
 from .serializers import (
     CompanionSerializer,
     CompanionUpdateSerializer,
+    PatientRegisterSerializer,
     PatientSearchResultSerializer,
     PatientSearchSerializer,
     PatientSerializer,
@@ -77,6 +78,10 @@ class PatientViewSet(AccessLoggedViewSet):
     def get_queryset(self):
         return super().get_queryset().queue_order()
 
+    def get_serializer_class(self):
+        # A registration also says when the person registered (`occurred_at`, default now).
+        return PatientRegisterSerializer if self.action == "create" else PatientSerializer
+
     def access_category(self) -> str:
         return record_category(self.request.user)
 
@@ -128,7 +133,8 @@ class PatientViewSet(AccessLoggedViewSet):
     @extend_schema(request=PatientStatusSerializer, responses=PatientSerializer)
     @action(detail=True, methods=["post"], url_path="status")
     def set_status(self, request, case_reference=None):
-        """Record that a waiting patient died or withdrew."""
+        """Record that a waiting patient died or withdrew, and when (`occurred_at`, default
+        now): the deaths report and the waits count from that time."""
         serializer = PatientStatusSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         patient = services.patient_set_status(

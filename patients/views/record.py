@@ -115,7 +115,7 @@ def _event_rows(patient: Patient, user, referral_numbers: dict[int, str]) -> lis
         Event.objects.visible_to(user)
         .filter(subject_ref=patient.case_reference)
         .exclude(action__in=ACCESS_ACTIONS)
-        .select_related("actor")
+        .select_related("actor", "text_row__redacted_by")
         .order_by("-id")[:HISTORY_LIMIT]
     )
     rows = []
@@ -129,7 +129,9 @@ def _event_rows(patient: Patient, user, referral_numbers: dict[int, str]) -> lis
             change = state_label(event.to_state) if event.to_state else ""
         rows.append(
             {
-                "when": event.created_at,
+                # When it happened; when it was recorded too, if that was later.
+                "when": event.occurred,
+                "recorded": event.created_at if event.recorded_late else None,
                 "who": event.actor.username if event.actor else _("system"),
                 "action": (
                     _("referral registered")
@@ -138,7 +140,8 @@ def _event_rows(patient: Patient, user, referral_numbers: dict[int, str]) -> lis
                 ),
                 "change": change,
                 "details": _event_words(event, referral_numbers),
-                "reason": event.reason_text,
+                # The text, or who redacted it, when and why.
+                "reason": event.text_shown,
             }
         )
     return rows
@@ -375,6 +378,7 @@ def status(request, case_reference: str):
                 status=chosen,
                 actor=request.user,
                 reason_text=form.cleaned_data["reason_text"],
+                occurred_at=form.cleaned_data["occurred_at"],
             )
         except TransitionRefused as refused:
             problems = refused.problems

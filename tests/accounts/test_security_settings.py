@@ -66,6 +66,8 @@ def test_production_settings_pass_the_deployment_checks(extra):
         # Production refuses the embedded national-ID keys too (README, Encryption keys).
         FIELD_ENCRYPTION_KEYS="zG0A0s8fq3H8h4m5bW5mX1wqk0tq0n2cJk3bXkT3c8Y=",
         FIELD_HASH_KEY="p0Fv3N8Zq4rS6tU8wX0yZ2aB4cD6eF8gH0iJ2kL4mN8=",
+        # And the key of the audit log's texts (README, Audit log).
+        AUDIT_TEXT_KEY="Vb3d1Xk9Qw2Ea7Rt5Yu8Io0Pa4Sd6Fg8Hj1Kl3Zx5Cv=",
         **extra,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -397,6 +397,7 @@ PRODUCTION = {
     "DJANGO_SECRET_KEY": _key() + _key(),
     "FIELD_ENCRYPTION_KEYS": _key(),
     "FIELD_HASH_KEY": _key(),
+    "AUDIT_TEXT_KEY": _key(),
 }
 PRINT_SETTING = (
     "shell",

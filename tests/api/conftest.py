@@ -7,13 +7,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import pytest
-from django.db import transaction
+from django.core import signals
+from django.db import close_old_connections, transaction
 from django.test import override_settings
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from batches import services as batch_services
-from batches.models import Batch, BatchMember
+from batches.models import Batch, BatchMember, Crossing
 from casetracker.accounts.models import Facility
 from casetracker.audit.models import Event
 from casetracker.notifications.models import Notification, NotificationStatus
@@ -31,12 +32,14 @@ class World:
 
     tokens: dict[str, str] = field(default_factory=dict)
     facilities: list[str] = field(default_factory=list)
+    crossings: list[str] = field(default_factory=list)
     batches: list[str] = field(default_factory=list)
     lines: dict[str, list[int]] = field(default_factory=dict)  # batch code -> its lines
     patients: list[str] = field(default_factory=list)
     companions: list[int] = field(default_factory=list)
     referrals: list[int] = field(default_factory=list)
     returnees: list[str] = field(default_factory=list)
+    people: list[str] = field(default_factory=list)  # case and returnee references
     members: list[int] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
     notifications: list[int] = field(default_factory=list)
@@ -119,16 +122,29 @@ def build_world() -> World:
     return World(
         tokens={role: Token.objects.create(user=user).key for role, user in users.items()},
         facilities=_values(Facility.objects, "code"),
+        crossings=_values(Crossing.objects, "code"),
         batches=_values(Batch.objects, "code"),
         lines=dict(lines),
         patients=_values(Patient.objects, "case_reference"),
         companions=_values(Companion.objects, "pk"),
         referrals=_values(Referral.objects, "pk"),
         returnees=_values(Returnee.objects, "reference"),
+        people=_values(Patient.objects, "case_reference") + _values(Returnee.objects, "reference"),
         members=_values(BatchMember.objects, "pk"),
         events=_values(Event.objects, "pk"),
         notifications=_values(Notification.objects, "pk"),
     )
+
+
+@pytest.fixture(scope="module")
+def wsgi_in_test_transaction():
+    """The WSGI handler closes the connection around each request; inside the test's
+    transaction that would drop it, as Django's own test client knows."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,8 @@ from collections import defaultdict
 
 import pytest
 import schemathesis
-from django.core import signals
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from schemathesis import checks
@@ -108,7 +107,9 @@ FIELD_POOLS = {  # body field or query parameter -> World attribute
     "companions": "companions",
     "returnee": "returnees",
     "member": "members",
+    "person": "people",
     "facility": "facilities",
+    "crossing": "crossings",
     "staging_facility": "facilities",
     "referring_facility": "facilities",
     "batch": "batches",
@@ -147,7 +148,7 @@ def _swap_fields(data: dict, world: World) -> None:
             data[name] = _pick(value, pool)
         elif pool and isinstance(value, list):
             data[name] = [_pick(item, pool) for item in value]
-        elif name == "outcomes" and isinstance(value, list):
+        elif name in ("outcomes", "decisions") and isinstance(value, list):
             for item in value:
                 if isinstance(item, dict):
                     _swap_fields(item, world)
@@ -226,17 +227,6 @@ CHECKS = [
 
 
 # --- The runs -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def wsgi_in_test_transaction():
-    """The WSGI handler closes the connection around each request; inside the test's
-    transaction that would drop it, as Django's own test client knows."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    yield
-    signals.request_started.connect(close_old_connections)
-    signals.request_finished.connect(close_old_connections)
 
 
 def _says_nothing_new(case) -> bool:

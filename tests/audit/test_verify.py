@@ -64,7 +64,7 @@ def test_database_refuses_to_change_an_event(require_postgres, log, sql):
 
 def test_model_refuses_to_change_an_event(log):
     event = log[0]
-    event.reason_text = "edited later"
+    event.chained_text = "edited later"
     with pytest.raises(RuntimeError, match="append-only"):
         event.save()
     with pytest.raises(RuntimeError, match="append-only"):

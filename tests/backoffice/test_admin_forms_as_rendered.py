@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from batches.models import Batch, BatchMember, CrossingQuota
+from batches.models import Batch, BatchMember, Crossing, CrossingQuota
 from casetracker.accounts.models import Facility, User
 from casetracker.audit.models import Event
 from casetracker.notifications.models import WebhookSubscription
@@ -83,6 +83,7 @@ ADD_SAMPLES: dict[str, AddSample] = {
             "governorate": "khan_younis",
         },
         saved=lambda w: Facility.objects.get(code="european-gaza"),
+        event="create",
     ),
     "accounts.user": AddSample(
         values=lambda w: {
@@ -156,13 +157,25 @@ ADD_SAMPLES: dict[str, AddSample] = {
         event="add_member",
     ),
     "batches.crossingquota": AddSample(
+        # The add page is an exit quota's (a link leads to a return quota's, see
+        # tests/batches/test_crossings.py).
         values=lambda w: {
             "date": _today(3),
-            "direction": "return",
-            "agreed_patients": 0,
-            "agreed_companions": 0,
+            "agreed_patients": 20,
+            "agreed_companions": 40,
         },
-        saved=lambda w: CrossingQuota.objects.get(direction="return"),
+        saved=lambda w: CrossingQuota.objects.get(date=timezone.localdate() + timedelta(3)),
+        event="create",
+    ),
+    "batches.crossing": AddSample(
+        values=lambda w: {
+            "code": "kerem-shalom",
+            "prefix": "KSH",
+            "name_en": "Kerem Shalom",
+            "name_ar": "كرم أبو سالم",
+        },
+        saved=lambda w: Crossing.objects.get(code="kerem-shalom"),
+        event="create",
     ),
 }
 
@@ -231,6 +244,7 @@ ROWS: dict[str, Callable] = {
     "batches.batch": lambda w: w.batch.pk,
     "batches.batchmember": lambda w: w.line.pk,
     "batches.crossingquota": lambda w: w.quota.pk,
+    "batches.crossing": lambda w: Crossing.objects.get(code="rafah").pk,
 }
 
 # Only what a user can change has a save button: these pages show none.

@@ -81,6 +81,7 @@ def test_admin_cancel_with_the_chosen_reason_and_source(client, draft, coordinat
     form.fill(
         reason_code="coordination_incomplete",
         source="border_authority",
+        relayed_by="who",
         reason_text="Coordination details were missing, the authority said.",
     )
     response = form.submit(client)
@@ -92,6 +93,8 @@ def test_admin_cancel_with_the_chosen_reason_and_source(client, draft, coordinat
         "Coordination details were missing, the authority said.",
         "admin",
     )
+    assert event.details["relayed_by"] == "who"
+    assert Batch.objects.get(pk=draft.pk).cancel_relayed_by == "who"
     assert Batch.objects.get(pk=draft.pk).status == BatchStatus.CANCELLED
     page = client.get(response["Location"])
     assert [str(m) for m in page.context["messages"]] == [f"Batch {draft.code} is now cancelled."]

@@ -15,8 +15,8 @@ date, while the batches carry their planned (past) dates.
   with none: 8 companions; W's companion joins through `batch_add_companion`). Cleared, then
   cancelled by the coordinator: `no_reason_given`, source `who`, "relayed by WHO; teams stood
   ready" (bump 2 for B). Nobody crosses on D3.
-  `batch_reschedule` refuses past dates, so the batch is NOT rescheduled (`rescheduled_as` stays
-  empty): D4's batch is a new batch to which B, C1 and C2 are added again.
+  The batch is NOT rescheduled (`rescheduled_as` stays empty), as on the real day 3: D4's
+  batch is a new batch to which B, C1 and C2 are added again.
 - D4 exit: B, C1, C2 and N1..N4, 2 companions each: 7 patients + 14 companions cross.
 - After the cancellation X is recorded deceased (registered 40 days and an hour ago: 40 days
   waited) and Y withdrawn; W is still waiting.
@@ -64,6 +64,9 @@ class Scenario:
     d4: dt.date
     coordinator: object
     facility: object
+    # Recorded the morning after (`build_scenario(recorded_late=True)`): every fact states when
+    # it happened on its day (`at`); otherwise every fact happens when it is recorded, now.
+    recorded_late: bool = False
     batches: dict[str, Batch] = field(default_factory=dict)
     patients: dict[str, Patient] = field(default_factory=dict)
     companions: dict[str, list[Companion]] = field(default_factory=dict)
@@ -82,14 +85,26 @@ class Scenario:
     def patient(self, name: str) -> Patient:
         return Patient.objects.get(pk=self.patients[name].pk)
 
+    def at(self, day: dt.date, hour: int, minute: int = 0) -> dt.datetime | None:
+        """When a fact of `day` happened, as the coordinator states it when the four days are
+        recorded late: that time of the day. None (now) when they are recorded live."""
+        if not self.recorded_late:
+            return None
+        return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
+
 
 def _patient(s: Scenario, name: str, *, companions: int, wait: int, crossing_on: dt.date):
     """A fit patient at the staging facility whose approved referral was issued `wait` days
-    before `crossing_on` (the day they are meant to cross)."""
-    patient = factories.PatientFactory(facility=s.facility)
+    before `crossing_on` (the day they are meant to cross). Recorded late, they registered that
+    day (a death or a withdrawal cannot precede the registration); live, they register now."""
+    referred = crossing_on - dt.timedelta(days=wait)
+    registered = s.at(referred, 9)
+    patient = factories.PatientFactory(
+        facility=s.facility, **({"registered_at": registered} if registered else {})
+    )
     factories.ReferralFactory(
         patient=patient,
-        issued_on=crossing_on - dt.timedelta(days=wait),
+        issued_on=referred,
         expires_on=s.today + dt.timedelta(days=90),
         status="approved",
     )
@@ -100,7 +115,11 @@ def _patient(s: Scenario, name: str, *, companions: int, wait: int, crossing_on:
 
 def _exit_batch(s: Scenario, day: dt.date, names: Iterable[str]) -> Batch:
     batch = batch_create(
-        actor=s.coordinator, direction=Direction.EXIT, planned_date=day, staging_facility=s.facility
+        actor=s.coordinator,
+        direction=Direction.EXIT,
+        planned_date=day,
+        staging_facility=s.facility,
+        occurred_at=s.at(day, 6),
     )
     for name in names:
         batch_add_patient(
@@ -116,21 +135,31 @@ def _vet(s: Scenario, batch: Batch, *, rejected: Iterable[Patient] = ()) -> Batc
     """Prepare, submit, record every clearance (approved unless the patient is in `rejected`)
     and clear."""
     refused = {p.pk for p in rejected}
-    batch = batch_prepare(batch=batch, actor=s.coordinator)
-    batch = batch_submit(batch=batch, actor=s.coordinator)
+    day = batch.planned_date
+    batch = batch_prepare(batch=batch, actor=s.coordinator, occurred_at=s.at(day, 7))
+    batch = batch_submit(batch=batch, actor=s.coordinator, occurred_at=s.at(day, 8))
     for line in batch.members.filter(is_open=True).order_by("id"):
         clearance = "rejected" if line.patient_id in refused else "approved"
-        batch_record_clearance(batch=batch, member=line, clearance=clearance, actor=s.coordinator)
-    return batch_clear(batch=batch, actor=s.coordinator)
+        batch_record_clearance(
+            batch=batch,
+            member=line,
+            clearance=clearance,
+            actor=s.coordinator,
+            occurred_at=s.at(day, 10),
+        )
+    return batch_clear(batch=batch, actor=s.coordinator, occurred_at=s.at(day, 10))
 
 
 def _cross(
     s: Scenario, batch: Batch, outcome_of: Callable[[BatchMember], str] | None = None
 ) -> Batch:
-    batch = batch_depart(batch=batch, actor=s.coordinator)
+    day = batch.planned_date
+    batch = batch_depart(batch=batch, actor=s.coordinator, occurred_at=s.at(day, 12))
     lines = batch.members.filter(is_open=True).order_by("id")
     outcomes = {line.pk: outcome_of(line) if outcome_of else "crossed" for line in lines}
-    return batch_cross(batch=batch, actor=s.coordinator, outcomes=outcomes)
+    return batch_cross(
+        batch=batch, actor=s.coordinator, outcomes=outcomes, occurred_at=s.at(day, 14)
+    )
 
 
 def _return_batch(s: Scenario, day: dt.date, returnees: list[Returnee]) -> Batch:
@@ -139,27 +168,44 @@ def _return_batch(s: Scenario, day: dt.date, returnees: list[Returnee]) -> Batch
         direction=Direction.RETURN,
         planned_date=day,
         staging_facility=s.facility,
+        occurred_at=s.at(day, 6),
     )
     for returnee in returnees:
         batch_add_returnee(batch=batch, returnee=returnee, actor=s.coordinator)
     return _vet(s, batch)
 
 
-def build_scenario(*, coordinator, facility, today: dt.date | None = None) -> Scenario:
-    """Build the four days; returns the batches, the people and the expected numbers."""
+def build_scenario(
+    *, coordinator, facility, today: dt.date | None = None, recorded_late: bool = False
+) -> Scenario:
+    """Build the four days; returns the batches, the people and the expected numbers. With
+    `recorded_late`, every fact is recorded now but states when it happened on its day
+    (`Scenario.at`), as a coordinator types in days lived without a connection."""
     today = today or timezone.localdate()
     d1 = today - dt.timedelta(days=10)
     d2, d3, d4 = (d1 + dt.timedelta(days=n) for n in (1, 2, 3))
     s = Scenario(
-        today=today, d1=d1, d2=d2, d3=d3, d4=d4, coordinator=coordinator, facility=facility
+        today=today,
+        d1=d1,
+        d2=d2,
+        d3=d3,
+        d4=d4,
+        coordinator=coordinator,
+        facility=facility,
+        recorded_late=recorded_late,
     )
 
     for day in s.days:
         quota_set(
-            crossing="rafah", day=day, direction="exit", agreed_patients=50, agreed_companions=100
+            actor=coordinator,
+            crossing="rafah",
+            day=day,
+            direction="exit",
+            agreed_patients=50,
+            agreed_companions=100,
         )
         quota_set(
-            crossing="rafah", day=day, direction="return", agreed_patients=50, agreed_companions=0
+            actor=coordinator, crossing="rafah", day=day, direction="return", agreed_returnees=50
         )
 
     # --- People ----------------------------------------------------------------------------
@@ -225,6 +271,7 @@ def build_scenario(*, coordinator, facility, today: dt.date | None = None) -> Sc
         reason_code="no_reason_given",
         reason_text=CANCEL_TEXT,
         source="who",
+        occurred_at=s.at(d3, 11, 40),  # recorded late: the last minute before departure
     )
 
     # --- D4: 7 + 14 out, three of them bumped from D3 ----------------------------------------
@@ -233,10 +280,18 @@ def build_scenario(*, coordinator, facility, today: dt.date | None = None) -> Sc
 
     # --- While waiting: X dies, Y withdraws, W still waits -----------------------------------
     patient_set_status(
-        patient=s.patients["X"], status="deceased", actor=coordinator, reason_text="died waiting"
+        patient=s.patients["X"],
+        status="deceased",
+        actor=coordinator,
+        reason_text="died waiting",
+        occurred_at=s.at(d4, 22),
     )
     patient_set_status(
-        patient=s.patients["Y"], status="withdrawn", actor=coordinator, reason_text="withdrew"
+        patient=s.patients["Y"],
+        status="withdrawn",
+        actor=coordinator,
+        reason_text="withdrew",
+        occurred_at=s.at(d4, 23),
     )
 
     s.expected = {

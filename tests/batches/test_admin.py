@@ -94,23 +94,33 @@ def test_admin_cancel_asks_for_the_reason(client, draft, coordinator, auditor):
     assert form.status_code == 200
     assert 'name="reason_code"' in form.content.decode()
     # Without a text the form is shown again with the error; nothing changes.
-    again = client.post(url, {"reason_code": "security", "reason_text": "", "source": "who"})
+    again = client.post(
+        url,
+        {"reason_code": "security", "reason_text": "", "source": "who", "relayed_by": "directly"},
+    )
     assert again.status_code == 200
     assert "This field is required" in again.content.decode()
     assert Batch.objects.get(pk=draft.pk).status == BatchStatus.DRAFT
     done = client.post(
         url,
-        {"reason_code": "no_reason_given", "reason_text": "Relayed by WHO.", "source": "who"},
+        {
+            "reason_code": "no_reason_given",
+            "reason_text": "Relayed by WHO.",
+            "source": "border_authority",
+            "relayed_by": "who",
+        },
     )
     assert done.status_code == 302
     draft.refresh_from_db()
     assert draft.status == BatchStatus.CANCELLED
     event = Event.objects.get(subject_ref=draft.code, action="cancel")
-    assert (event.reason_code, event.reason_text, event.source) == (
+    assert (event.reason_code, event.reason_text, event.source, event.details["relayed_by"]) == (
         "no_reason_given",
         "Relayed by WHO.",
+        "border_authority",
         "who",
     )
+    assert draft.cancel_relayed_by == "who"
     assert Notification.objects.filter(event=event, recipient=auditor).exists()
     assert draft.members.get().patient.status == PatientStatus.WAITING
 
@@ -220,6 +230,7 @@ def test_admin_quota_keeps_its_day_and_direction(client, coordinator, quota):
             "direction": "return",
             "agreed_patients": 7,
             "agreed_companions": 3,
+            "source": "who",
         },
     )
     assert response.status_code == 302

@@ -1078,7 +1078,9 @@ def test_quotas_post_replaces_the_days_quota(api, coordinator):
         "agreed_companions": 9,
     }
     first = api(coordinator).post(QUOTAS, body, format="json").json()
-    second = api(coordinator).post(QUOTAS, {**body, "agreed_patients": 7}, format="json")
+    second = api(coordinator).post(
+        QUOTAS, {**body, "agreed_patients": 7, "source": "who"}, format="json"
+    )
     assert second.status_code == 201
     assert second.json()["id"] == first["id"]
     assert second.json()["agreed_patients"] == 7
@@ -1127,7 +1129,8 @@ def test_quotas_list_and_filter(api, nurse, quota):
     body = client.get(QUOTAS).json()
     assert {q["id"] for q in body["results"]} == {quota.pk, other.pk}
     returns = client.get(QUOTAS, {"direction": "return"}).json()["results"]
-    assert [q["agreed_patients"] for q in returns] == [40]
+    assert [q["agreed_returnees"] for q in returns] == [40]
+    assert "agreed_companions" not in returns[0] and "agreed_patients" not in returns[0]
 
 
 def test_quotas_invalid_filter_names_the_field(api, coordinator):
@@ -1187,10 +1190,18 @@ def test_schema_documents_transition_request_bodies(client, coordinator):
         ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         return set(components[ref.rsplit("/", 1)[1]]["properties"])
 
-    assert body_fields("cancel") == {"reason_code", "reason_text", "source"}
-    assert body_fields("cross") == {"outcomes"}
-    assert body_fields("reschedule") == {"planned_date", "staging_facility"}
-    assert "requestBody" not in paths["/api/v1/batches/{code}/prepare/"]["post"]
+    # Every step also says when it happened, if not just now (`occurred_at`, optional).
+    assert body_fields("cancel") == {
+        "reason_code",
+        "reason_text",
+        "source",
+        "relayed_by",
+        "occurred_at",
+    }
+    assert body_fields("cross") == {"outcomes", "occurred_at"}
+    assert body_fields("reschedule") == {"planned_date", "staging_facility", "occurred_at"}
+    assert body_fields("prepare") == {"occurred_at"}
+    assert not paths["/api/v1/batches/{code}/prepare/"]["post"]["requestBody"].get("required")
 
 
 EXTERNAL = ("cdn", "unpkg", "jsdelivr")

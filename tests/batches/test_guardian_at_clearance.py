@@ -22,7 +22,8 @@ def test_batch_clear_needs_a_guardian_who_is_adult_on_the_planned_date(coordinat
     day = timezone.localdate() - dt.timedelta(days=730)
     factories.QuotaFactory(date=day)
     child = factories.PatientFactory(facility=facility, date_of_birth=day - dt.timedelta(days=3000))
-    factories.ReferralFactory(patient=child)
+    # Issued before the planned day: a referral is valid from its issue date only.
+    factories.ReferralFactory(patient=child, issued_on=day - dt.timedelta(days=30))
     adult = factories.CompanionFactory(patient=child, is_guardian=True)
     young = factories.CompanionFactory(
         patient=child, is_guardian=True, date_of_birth=day - dt.timedelta(days=17 * 365 + 30)

@@ -264,7 +264,7 @@ def test_batch_prepare_judges_age_on_the_planned_date(
 
 def test_batch_prepare_refuses_a_day_without_quota(loaded, coordinator, quota, today):
     quota.delete()
-    with refused(match=f"no quota agreed for rafah exit on {today.isoformat()}"):
+    with refused(match=f"no quota agreed for Rafah exit on {today.isoformat()}"):
         batch_prepare(batch=loaded, actor=coordinator)
 
 
@@ -327,7 +327,15 @@ def test_batch_prepare_never_reports_negative_places(facility, add, coordinator,
     add(other)
     add(other)
     advance(other, "prepared", coordinator)
-    quota_set(crossing="rafah", day=today, direction="exit", agreed_patients=1, agreed_companions=0)
+    quota_set(
+        actor=coordinator,
+        crossing="rafah",
+        day=today,
+        direction="exit",
+        agreed_patients=1,
+        agreed_companions=0,
+        source="who",
+    )
     batch = factories.BatchFactory(staging_facility=facility)
     add(batch)
     with refused(match=f"^0 places left in the quota for {today.isoformat()}, batch has 1"):
@@ -361,7 +369,7 @@ def test_batch_prepare_return_batch_refused_without_return_quota(
 ):
     batch = factories.BatchFactory(staging_facility=facility, direction="return")
     batch_add_returnee(batch=batch, returnee=factories.ReturneeFactory(), actor=coordinator)
-    with refused(match=f"no quota agreed for rafah return on {today.isoformat()}"):
+    with refused(match=f"no quota agreed for Rafah return on {today.isoformat()}"):
         batch_prepare(batch=batch, actor=coordinator)
 
 
@@ -677,7 +685,9 @@ def test_batch_cancel_from_every_open_state(loaded, coordinator, audience, statu
         reason_text="sandstorm at the crossing",
         source="who",
     )
-    assert event.details == {"patients": 1, "companions": 1, "returnees": 0}
+    # Nobody relayed it (`relayed_by` blank: heard directly); the text is kept beside the event.
+    assert event.details == {"patients": 1, "companions": 1, "returnees": 0, "relayed_by": ""}
+    assert (event.chained_text, event.text_row.text) == ("", "sandstorm at the crossing")
     assert_notified(event, audience.cancel, since)
 
 

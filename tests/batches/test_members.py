@@ -46,7 +46,9 @@ def companions_of(patient, count, **fields):
     return [factories.CompanionFactory(patient=patient, **fields) for _ in range(count)]
 
 
-def line_event(event, line, action, actor, *, from_state="", to_state="", **details):
+def line_event(
+    event, line, action, actor, *, from_state="", to_state="", reason_text="", **details
+):
     assert_event(
         event,
         subject_type="member",
@@ -60,7 +62,7 @@ def line_event(event, line, action, actor, *, from_state="", to_state="", **deta
         actor_id=actor.pk,
         actor_role="coordinator",
         reason_code="",
-        reason_text="",
+        reason_text=reason_text,
         source="",
         details={"person": line.person_reference, "kind": line.kind, **details},
     )
@@ -424,6 +426,8 @@ def test_batch_record_clearance_records_the_decision(submitted, coordinator):
         coordinator,
         from_state="pending",
         to_state="approved",
+        # The note is the event's text, kept beside it (redactable).
+        reason_text="ok by BA",
     )
     assert notifications_since(since) == []
     assert status_of(submitted) == "submitted"
@@ -445,6 +449,7 @@ def test_batch_record_clearance_may_be_corrected(submitted, coordinator):
         coordinator,
         from_state="approved",
         to_state="rejected",
+        reason_text="flagged",
     )
 
 

@@ -124,18 +124,30 @@ def test_cancel_form_records_the_stated_reason_and_source(client, coordinator, b
     client.force_login(coordinator)
     url = reverse("batches:transition", args=[batch.code, "cancel"])
     form = read_form(client.get(url), "#step")
+    # Nothing is preselected: neither the reason, nor who decided, nor who relayed it.
+    assert [form.value(name) for name in ("reason_code", "source", "relayed_by")] == ["", "", ""]
     form.fill(
         reason_code="no_reason_given",
-        source="who",
+        source="border_authority",
+        relayed_by="who",
         reason_text="WHO relayed at 07:40 that the batch will not cross; no reason given.",
     )
     since = mark()
     response = form.submit(client)
     assert response.status_code == 302
     batch.refresh_from_db()
-    assert batch.status == "cancelled"
+    assert (batch.status, batch.cancel_source, batch.cancel_relayed_by) == (
+        "cancelled",
+        "border_authority",
+        "who",
+    )
     [event] = [e for e in events_since(since) if e.subject_type == "batch"]
-    assert (event.action, event.reason_code, event.source) == ("cancel", "no_reason_given", "who")
+    assert (event.action, event.reason_code, event.source, event.details["relayed_by"]) == (
+        "cancel",
+        "no_reason_given",
+        "border_authority",
+        "who",
+    )
     assert set(Patient.objects.filter(lines__batch=batch).values_list("status", flat=True)) == {
         "waiting"
     }
@@ -145,7 +157,7 @@ def test_cancel_form_too_long_text_shown_beside_the_field(client, coordinator, b
     client.force_login(coordinator)
     url = reverse("batches:transition", args=[batch.code, "cancel"])
     form = read_form(client.get(url), "#step")
-    form.fill(reason_code="security", source="who", reason_text="x" * 2001)
+    form.fill(reason_code="security", source="who", relayed_by="directly", reason_text="x" * 2001)
     with refused_page():
         response = form.submit(client)
     assert response.status_code == 200

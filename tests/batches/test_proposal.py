@@ -49,7 +49,8 @@ def quota_of(day):
             date=on or day,
             direction=direction,
             agreed_patients=patients,
-            agreed_companions=companions,
+            # A return quota has no companions.
+            agreed_companions=companions if direction == "exit" else 0,
         )
 
     return make
@@ -435,7 +436,7 @@ def test_propose_return_takes_returnees_in_registration_order(coordinator, day, 
     assert reasons_of(result, last) == [
         (Reason.QUOTA_FULL, "Quota full: no returnee places left that day.")
     ]
-    assert result.places_after() == (0, 100)
+    assert result.places_after() == (0, 0)  # a return quota has no companions
 
 
 def test_propose_return_shows_hospital_staff_nobody(nurse, day, quota_of):

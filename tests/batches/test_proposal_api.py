@@ -151,7 +151,7 @@ def test_proposal_api_return_day(api, coordinator, day, facility):
     assert body["skipped"][0]["reference"] == second.reference
     assert body["skipped"][0]["kind"] == "returnee"
     assert body["skipped"][0]["reasons"][0]["code"] == "quota_full"
-    assert body["places_after"] == {"patients": 0, "companions": 100}
+    assert body["places_after"] == {"patients": 0, "companions": 0}
 
 
 @pytest.mark.parametrize(

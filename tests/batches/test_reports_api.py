@@ -8,9 +8,16 @@ import datetime as dt
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from batches.reports.tables import REPORTS
-from batches.services import batch_add_patient
+from batches.services import (
+    batch_add_patient,
+    batch_add_returnee,
+    batch_cancel,
+    batch_clear,
+    batch_record_clearance,
+)
 from casetracker.audit.models import Event
 from tests import factories
 from tests.batches.test_reports_pages import (
@@ -22,6 +29,7 @@ from tests.batches.test_reports_pages import (
     cancelled_batch,
     cancelled_days_ago,
     exit_batch,
+    file_rows,
     last_event_id,
     new_events,
 )
@@ -39,8 +47,11 @@ ROW_FIELDS = {
     "reason_code",
     "reason_text",
     "source",
+    "relayed_by",
+    "statements",
     "recorded_by",
     "recorded_by_role",
+    "recorded_at",
     "patients",
     "companions",
     "returnees",
@@ -110,6 +121,7 @@ def test_cancellations_api_returns_count_and_rows(
         "source": "who",
         "recorded_by": "coordinator",
         "recorded_by_role": "coordinator",
+        "recorded_at": row["recorded_at"],
         "patients": 1,
         "companions": 1,
         "returnees": 0,
@@ -120,8 +132,12 @@ def test_cancellations_api_returns_count_and_rows(
         "last_crossed_on": None,
         "still_waiting": 1,
         "people": [patient.case_reference],
+        "relayed_by": "",
+        "statements": [],
     }
     assert parse_time(row["cancelled_at"]) == batch.cancelled_at
+    # Recorded as it happened: the same moment, give or take the writing of the event.
+    assert parse_time(row["recorded_at"]) - batch.cancelled_at < dt.timedelta(seconds=5)
     assert row["lead_hours"] <= 0  # cancelled on the planned day itself
 
 
@@ -375,3 +391,89 @@ def test_cancellations_api_queries_do_not_grow_with_rows(
     make(4)
     large = count(6)
     assert small == large, f"{small} queries for 2 cancelled batches, {large} for 6"
+
+
+# --- Refused at vetting ---------------------------------------------------------------------
+
+
+def _vetted(batch, coordinator, refused: set[int]):
+    """Submit `batch`, refuse the lines in `refused`, approve the others."""
+    batch = advance(batch, "submitted", coordinator)
+    for line in batch.members.filter(is_open=True).order_by("id"):
+        clearance = "rejected" if line.pk in refused else "approved"
+        batch_record_clearance(batch=batch, member=line, clearance=clearance, actor=coordinator)
+    return batch
+
+
+def test_daily_api_counts_people_refused_at_vetting_per_day_and_direction(
+    api, client, auditor, coordinator, facility, ready_patient, quota, today
+):
+    factories.QuotaFactory(direction="return")
+    refused_patient, travels, alone = ready_patient(), ready_patient(), ready_patient()
+    batch = exit_batch(coordinator, facility, [refused_patient, travels, alone], companions=1)
+    refused = {
+        # The patient; their companion stays behind with them but was not refused.
+        batch.members.get(patient=refused_patient).pk,
+        # A companion; their patient travels.
+        batch.members.get(companion__patient=travels).pk,
+    }
+    batch = batch_clear(batch=_vetted(batch, coordinator, refused), actor=coordinator)
+    assert batch.members.filter(end_reason="rejected").count() == 3
+    homecoming = factories.BatchFactory(staging_facility=facility, direction="return")
+    returnees = factories.ReturneeFactory.create_batch(2)
+    for returnee in returnees:
+        batch_add_returnee(batch=homecoming, returnee=returnee, actor=coordinator)
+    first = homecoming.members.order_by("id").first()
+    batch_clear(batch=_vetted(homecoming, coordinator, {first.pk}), actor=coordinator)
+    # Refused on a list that was then cancelled before clearing: nobody was left behind by it.
+    called_off = exit_batch(coordinator, facility, [ready_patient()])
+    called_off = _vetted(
+        called_off, coordinator, set(called_off.members.values_list("pk", flat=True))
+    )
+    batch_cancel(
+        batch=called_off, actor=coordinator, reason_code="security", reason_text="x", source="who"
+    )
+
+    params = {"date_from": today.isoformat(), "date_to": today.isoformat()}
+    rows = api(auditor).get(report_url("daily"), params).json()["results"]
+
+    assert [(r["direction"], r["refused_at_vetting"]) for r in rows] == [("exit", 2), ("return", 1)]
+    csv_rows = file_rows(
+        api(auditor).get(report_url("daily"), {**params, "download": "csv"}).content, "csv"
+    )
+    header = csv_rows[0]
+    column = header.index("refused at vetting (people whose clearance was rejected)")
+    assert [row[column] for row in csv_rows[1:]] == ["2", "1"]
+    client.force_login(auditor)
+    page = client.get(reverse("reports:report", args=["daily"]), params).content.decode()
+    assert "Refused at vetting (people whose clearance was rejected)" in page
+
+
+def test_daily_report_words_return_days_as_returnees(api, client, auditor, quota, today):
+    """A return day agrees returnees: its own column in the JSON, the CSV/XLSX and the page,
+    and no patients or companions agreed."""
+    factories.QuotaFactory(direction="return", agreed_patients=40, agreed_companions=0)
+    params = {"date_from": today.isoformat(), "date_to": today.isoformat()}
+    rows = api(auditor).get(report_url("daily"), params).json()["results"]
+    agreed = [
+        (r["direction"], r["agreed_patients"], r["agreed_companions"], r["agreed_returnees"])
+        for r in rows
+    ]
+    assert agreed == [
+        ("exit", quota.agreed_patients, quota.agreed_companions, None),
+        ("return", None, None, 40),
+    ]
+    for fmt in ("csv", "xlsx"):
+        response = api(auditor).get(report_url("daily"), {**params, "download": fmt})
+        header, *body = file_rows(response.content, fmt)
+        assert header[2:5] == [
+            "agreed patients (exit)",
+            "agreed companions (exit)",
+            "agreed returnees (return)",
+        ]
+        assert [str(row[4]) for row in body] == ["", "40"]
+    client.force_login(auditor)
+    page = client.get(reverse("reports:report", args=["daily"]), params).content.decode()
+    assert "Agreed returnees (return)" in page
+    overview = client.get(reverse("reports:overview"), params).content.decode()
+    assert "agreed returnees" in overview  # the return day's chart

@@ -323,9 +323,10 @@ def test_cancellations_lists_a_batch_cancelled_today(
     )
 
     response = login(auditor).get(reverse("reports:cancellations"))
+    recorded_at = Event.objects.get(subject_ref=batch.code, action="cancel").created_at
 
     (row,) = cancellation_rows(response)
-    assert [cell.text for cell in row[:11]] == [
+    assert [cell.text for cell in row[:12]] == [
         batch.code,
         batch.planned_date.isoformat(),
         timezone.localtime(batch.cancelled_at).strftime("%Y-%m-%d %H:%M"),
@@ -333,14 +334,16 @@ def test_cancellations_lists_a_batch_cancelled_today(
         "weather",
         "storm at the gate",
         "Red Crescent",
-        "coordinator (coordinator)",
+        "—",  # nothing said later
+        # Who recorded it, and when (here: as it happened).
+        f"coordinator (coordinator) on {timezone.localtime(recorded_at):%Y-%m-%d %H:%M}",
         "2",
         "1",
         "on the day",
     ]
     assert row[0].links == [reverse("reports:batch", args=[batch.code])]
-    assert row[12].text.startswith("0 crossed later, 2 still waiting")
-    assert row[12].links == [
+    assert row[13].text.startswith("0 crossed later, 2 still waiting")
+    assert row[13].links == [
         reverse("reports:patient", args=[p.case_reference]) for p in (alone, accompanied)
     ]
 
@@ -579,7 +582,8 @@ def test_timeline_shows_every_event_of_the_batch_in_order(
         "coordinator (coordinator)",
         "cleared",
         "cancelled",
-        "security · border authority · gate shut at 6",
+        # Nobody relayed it: the coordinator heard it from the border authority.
+        "security · border authority · told us directly · gate shut at 6",
     ]
     assert texts(body_rows(manifest)) == [
         [ref, "patient", "approved", "—", "batch cancelled"],
@@ -588,7 +592,7 @@ def test_timeline_shows_every_event_of_the_batch_in_order(
     ]  # fmt: skip
     assert body_rows(manifest)[0][0].links == [reverse("reports:patient", args=[ref])]
     html = response.content.decode()
-    assert "security · border authority · <bdi>gate shut at 6</bdi>" in html
+    assert "security · border authority · told us directly · <bdi>gate shut at 6</bdi>" in html
 
 
 def test_timeline_manifest_shows_clearance_and_outcome_of_a_crossed_batch(auditor, world, login):

@@ -61,12 +61,16 @@ def _whole(s: Scenario) -> Period:
 def test_quota_vs_crossed_shows_each_known_day(s, auditor):
     rows = quota_vs_crossed(auditor, period=_whole(s), crossing="rafah")
 
-    def row(day, direction, patients=0, companions=0, returnees=0, held=0):
-        agreed = (50, 100) if direction == Direction.EXIT else (50, 0)
-        return DayRow(day, direction, *agreed, patients, companions, returnees, held, 0, 0)
+    def row(day, direction, patients=0, companions=0, returnees=0, held=0, refused=0):
+        # Each direction in its own words: a return day agrees returnees, not patients.
+        exit_day = direction == Direction.EXIT
+        agreed = (50, 100) if exit_day else (None, None)
+        numbers = (patients, companions, returnees, held, 0, 0, refused)
+        return DayRow(day, direction, *agreed, *numbers, agreed_returnees=None if exit_day else 50)
 
+    # B was refused at vetting on D1; their two companions stayed with them (not counted).
     assert rows == [
-        row(s.d1, "exit", patients=5, companions=10),
+        row(s.d1, "exit", patients=5, companions=10, refused=1),
         row(s.d1, "return", returnees=12, held=38),
         row(s.d2, "exit", patients=40),
         row(s.d2, "return", returnees=40),
@@ -191,11 +195,13 @@ def test_cancellations_row_of_the_d3_batch(s, auditor):
         "source": "who",
         "recorded_by": "coordinator",
         "recorded_by_role": "coordinator",
+        # Recorded as it happened (the scenario states no earlier time): see below.
+        "recorded_at": row.recorded_at,
         "patients": 6,
         "companions": 8,
         "returnees": 0,
         "lead_hours": row.lead_hours,
-        # Not rescheduled: reschedule refuses past days; D4 is a new batch.
+        # Not rescheduled (as on the real day 3): D4 is a new batch.
         "rescheduled_as": "",
         "rescheduled_for": None,
         # B, C1 and C2 crossed on D4; W waits; X died, Y withdrew.
@@ -203,6 +209,9 @@ def test_cancellations_row_of_the_d3_batch(s, auditor):
         "last_crossed_on": s.d4,
         "still_waiting": 1,
         "people": people,
+        # WHO told us directly; nothing was said later.
+        "relayed_by": "",
+        "statements": [],
     }
     assert (row.patients, row.companions, row.crossed_later) == (
         expected["patients"],
@@ -213,6 +222,7 @@ def test_cancellations_row_of_the_d3_batch(s, auditor):
         expected["last_crossed_on"],
         expected["still_waiting"],
     )
+    assert abs(row.recorded_at - d3.cancelled_at) < dt.timedelta(seconds=5)
     # Recorded today, eight days after the planned day began (give or take a DST hour).
     assert -(9 * 24 + 1) < row.lead_hours < -(8 * 24 - 1)
     assert d3.cancelled_at.date() >= s.d3
@@ -401,7 +411,7 @@ def test_batch_timeline_of_the_cancelled_batch(s, auditor):
         "who",
     )
     assert (cancel.actor.username, cancel.actor_role) == ("coordinator", "coordinator")
-    assert cancel.details == {"patients": 6, "companions": 8, "returnees": 0}
+    assert cancel.details == {"patients": 6, "companions": 8, "returnees": 0, "relayed_by": ""}
 
 
 def test_batch_manifest_of_the_cancelled_batch(s, auditor):
@@ -430,8 +440,8 @@ def test_staff_of_another_facility_see_no_rows(s, other_nurse):
     assert (sum(w.decided for w in weeks), reasons) == (0, {})
     # The agreed numbers are no secret; who crossed is.
     rows = quota_vs_crossed(other_nurse, period=period, crossing="rafah")
-    assert {r.agreed_patients for r in rows} == {50}
-    assert {(r.people_crossed, r.held) for r in rows} == {(0, 0)}
+    assert {(r.agreed_patients, r.agreed_returnees) for r in rows} == {(50, None), (None, 50)}
+    assert {(r.people_crossed, r.held, r.refused_at_vetting) for r in rows} == {(0, 0, 0)}
 
 
 def test_staff_of_the_staging_facility_see_patients_but_not_returnees(s, nurse):

@@ -1,14 +1,20 @@
 """Random sequences of the real batch services, with the rules of DESIGN section 4 checked after
 every step: terminal batches stay terminal, one batch Event per successful transition and none
 for a refusal, nobody on two open manifests, patient and returnee statuses that agree with the
-manifest lines, a queue place (`registered_at`) that never moves, and a quota never exceeded."""
+manifest lines, a queue place (`registered_at`) that never moves, and a quota never exceeded.
+
+Issue 11: the steps are also recorded late (`occurred_at` between the batch's latest fact and
+now), out of order (before it) or in the future, the last two always refused; statements are
+added at any point, before and after a cancellation; texts are redacted. The facts of each batch
+stay in the order they occurred, and the hash chain verifies after every step, redactions
+included."""
 
 import datetime as dt
 from collections import Counter
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -26,10 +32,22 @@ from batches.models import (
     EndReason,
     InformationSource,
     Outcome,
+    Statement,
 )
 from batches.services.quotas import HOLDS_PLACES
 from batches.states import TRANSITIONS
-from casetracker.audit.models import Action, Event, SubjectType
+from casetracker.audit.models import (
+    ACCESS_ACTIONS,
+    ASIDE_ACTIONS,
+    OCCURRED,
+    Action,
+    Event,
+    EventText,
+    SubjectType,
+)
+from casetracker.audit.occurred import CLOCK_SKEW
+from casetracker.audit.redaction import text_redact
+from casetracker.audit.verify import verify_chain
 from casetracker.errors import TransitionRefused
 from casetracker.notifications.models import Notification
 from patients.models import Companion, Patient, PatientStatus, Returnee, ReturneeStatus
@@ -38,9 +56,15 @@ from tests import factories
 TERMINAL = {BatchStatus.CROSSED, BatchStatus.CANCELLED}
 REFUSALS = (TransitionRefused, ValidationError)
 # Recipients of a batch notification in `build_world`: the coordinator and the staging
-# facility's nurse, plus the auditor for a cancellation; each gets an inbox and an email row.
-NOTIFICATIONS_PER_EVENT = {Action.CANCEL: 6}
+# facility's nurse, plus the auditor for a cancellation; each gets an inbox and an email row. A
+# statement goes to the coordinator and the auditor; a redaction to nobody.
+NOTIFICATIONS_PER_EVENT = {Action.CANCEL: 6, Action.STATEMENT: 4, Action.REDACT: 0}
 NOTIFICATIONS_DEFAULT = 4
+# The batches of each example are opened this long ago, so facts can be recorded late.
+OPENED_AGO = dt.timedelta(days=3)
+# How a fact's time is stated: not at all (now), late but in order, before the batch's latest
+# fact, in the future (the last two refused: drawn less often, so walks still go far).
+WHEN = ("now", "now", "late", "late", "early", "early", "future")
 
 
 def build_world() -> dict:
@@ -51,6 +75,7 @@ def build_world() -> dict:
     coordinator = factories.UserFactory(username="sm-coordinator", role="coordinator")
     factories.UserFactory(username="sm-nurse", role="hospital_staff", facility=facility)
     factories.UserFactory(username="sm-auditor", role="auditor")
+    admin = factories.UserFactory(username="sm-admin", is_superuser=True)
     # Tight today, so that `prepare` meets a full quota; roomy tomorrow.
     for day, patients, companions in ((today, 1, 2), (tomorrow, 50, 100)):
         factories.QuotaFactory(
@@ -93,6 +118,7 @@ def build_world() -> dict:
         "tomorrow": tomorrow,
         "facility": facility,
         "coordinator": coordinator,
+        "admin": admin,
         "patient_ids": [p.pk for p in [*adults, *children, unfit, no_referral]],
         "returnee_ids": [r.pk for r in returnees],
     }
@@ -124,6 +150,8 @@ class BatchMachine(RuleBasedStateMachine):
         self.member_events: Counter = Counter()  # action -> successes
         self.rescheduled: set[int] = set()
         self.seen_terminal: dict[int, str] = {}
+        self.statements = 0
+        self.redacted: set[int] = set()  # events whose text was redacted
         for direction, day in (
             (Direction.EXIT, self.today),
             (Direction.EXIT, self.today),
@@ -146,6 +174,8 @@ class BatchMachine(RuleBasedStateMachine):
             list(Returnee.objects.order_by("pk").values_list("pk", "status")),
             Event.objects.count(),
             Notification.objects.count(),
+            Statement.objects.count(),
+            list(EventText.objects.order_by("pk").values_list("pk", "text")),
         )
 
     def _call(self, fn, **kwargs):
@@ -159,11 +189,13 @@ class BatchMachine(RuleBasedStateMachine):
             return None, exc
 
     def _create(self, direction, day) -> None:
+        # Opened days ago (recorded now): room for the facts that follow to be recorded late.
         batch, refusal = self._call(
             services.batch_create,
             direction=direction,
             planned_date=day,
             staging_facility=self.world["facility"],
+            occurred_at=timezone.now() - OPENED_AGO,
         )
         assert refusal is None, refusal
         self.status[batch.pk] = BatchStatus.DRAFT
@@ -182,16 +214,51 @@ class BatchMachine(RuleBasedStateMachine):
         pool = preferred if preferred and data.draw(st.integers(0, 3), "preferred") else None
         return Batch.objects.get(pk=data.draw(st.sampled_from(pool or sorted(self.status))))
 
-    def _transition(self, name: str, batch: Batch, **kwargs):
-        """A declared transition: refused unless its source state matches; one Event if done."""
+    def _latest(self, batch: Batch) -> dt.datetime:
+        """When the batch's latest fact occurred, as `batch_occurred_at` reads it."""
+        latest = _facts(batch.code).aggregate(latest=Max(OCCURRED))["latest"]
+        return latest or batch.created_at
+
+    def _when(self, data, batch: Batch, *, in_order: bool) -> tuple[str, dt.datetime | None]:
+        """How the step's time is stated (only now or late `in_order`), and the time."""
+        if data is None:
+            return "now", None
+        how = data.draw(st.sampled_from(WHEN[:4] if in_order else WHEN), "when")
+        now, latest = timezone.now(), self._latest(batch)
+        if how == "late":
+            return how, latest + (now - latest) * data.draw(st.floats(0, 1), "how late")
+        if how == "early":
+            return how, latest - dt.timedelta(minutes=data.draw(st.integers(1, 600), "early"))
+        if how == "future":
+            return how, now + CLOCK_SKEW + dt.timedelta(hours=data.draw(st.integers(1, 48)))
+        return how, None
+
+    def _transition(self, name: str, batch: Batch, data=None, *, in_order=False, **kwargs):
+        """A declared transition: refused unless its source state matches; one Event if done.
+        With `data`, its time is stated (`occurred_at`) some way: out of order or in the
+        future it is refused, whatever else the step would have done."""
         before = self.status[batch.pk]
-        result, refusal = self._call(getattr(services, f"batch_{name}"), batch=batch, **kwargs)
+        how, when = self._when(data, batch, in_order=in_order)
+        since = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        result, refusal = self._call(
+            getattr(services, f"batch_{name}"), batch=batch, occurred_at=when, **kwargs
+        )
         if before not in TRANSITIONS[name].sources:
             assert isinstance(refusal, REFUSALS), f"{name} succeeded from {before}"
+        if how in ("early", "future"):
+            assert refusal is not None, f"{name} accepted a time {how}: {when}"
+            if isinstance(refusal, ValidationError) and "occurred_at" in refusal.message_dict:
+                self.reached[(f"{name} at a time {how}", "refused")] += 1
         self.reached[(name, "done" if refusal is None else "refused")] += 1
         if refusal is None:
             self.status[batch.pk] = TRANSITIONS[name].target
             self.batch_events[(batch.code, name)] += 1
+            event = Event.objects.get(pk__gt=since, subject_type=SubjectType.BATCH, action=name)
+            if when is not None:
+                assert event.occurred_at == when, (name, event.occurred_at, when)
+                self.reached[("a step recorded late", "done")] += how == "late"
+            else:  # now (a cancellation reads the clock just before its event does)
+                assert dt.timedelta(0) <= event.created_at - event.occurred_at < dt.timedelta(1)
             if name == "clear":
                 self._check_cleared(batch)
         return result, refusal
@@ -289,7 +356,7 @@ class BatchMachine(RuleBasedStateMachine):
             assert refusal is None, refusal
             self.member_events[Action.CLEARANCE] += 1
 
-    def _cross(self, data, batch: Batch, leave_one_out: bool = False):
+    def _cross(self, data, batch: Batch, leave_one_out: bool = False, in_order: bool = False):
         on_board = list(batch.members.filter(is_open=True).order_by("pk"))
         outcomes = {
             line.pk: data.draw(st.sampled_from(Outcome.values), f"outcome of line {line.pk}")
@@ -297,7 +364,7 @@ class BatchMachine(RuleBasedStateMachine):
         }
         if leave_one_out and outcomes:
             outcomes.popitem()
-        _, refusal = self._transition("cross", batch, outcomes=outcomes)
+        _, refusal = self._transition("cross", batch, data, in_order=in_order, outcomes=outcomes)
         if leave_one_out and on_board:
             assert refusal is not None
         if refusal is None:
@@ -312,16 +379,16 @@ class BatchMachine(RuleBasedStateMachine):
             if not batch.members.exists():
                 add = self._add_patient if batch.direction == Direction.EXIT else self._add_returnee
                 add(data, batch, waiting_only=True)
-            _, refusal = self._transition("prepare", batch)
+            _, refusal = self._transition("prepare", batch, data, in_order=True)
         elif status == BatchStatus.PREPARED:
-            _, refusal = self._transition("submit", batch)
+            _, refusal = self._transition("submit", batch, data, in_order=True)
         elif status == BatchStatus.SUBMITTED:
             self._decide_clearances(data, batch)
-            _, refusal = self._transition("clear", batch)
+            _, refusal = self._transition("clear", batch, data, in_order=True)
         elif status == BatchStatus.CLEARED:
-            _, refusal = self._transition("depart", batch)
+            _, refusal = self._transition("depart", batch, data, in_order=True)
         elif status == BatchStatus.IN_TRANSIT:
-            refusal = self._cross(data, batch)
+            refusal = self._cross(data, batch, in_order=True)
         else:
             return False
         return refusal is None
@@ -360,7 +427,7 @@ class BatchMachine(RuleBasedStateMachine):
     )
     def transition(self, data, name):
         """Any of the transitions without arguments, on any batch, in whatever state it is."""
-        self._transition(name, self._batch(data))
+        self._transition(name, self._batch(data), data)
 
     @rule(data=st.data())
     def add_patient(self, data):
@@ -424,18 +491,26 @@ class BatchMachine(RuleBasedStateMachine):
         reason_code=st.sampled_from([*CancelReason.values, "bogus"]),
         reason_text=st.sampled_from(["relayed by WHO; teams stood ready", "wind", "  ", ""]),
         source=st.sampled_from([*InformationSource.values, ""]),
+        relayed_by=st.sampled_from(["", "who", "border_authority"]),
     )
-    def cancel(self, data, reason_code, reason_text, source):
+    def cancel(self, data, reason_code, reason_text, source, relayed_by):
         batch = self._batch(data)
         from_state = self.status[batch.pk]
         on_board = batch.members.filter(is_open=True).count()
         _, refusal = self._transition(
-            "cancel", batch, reason_code=reason_code, reason_text=reason_text, source=source
+            "cancel",
+            batch,
+            data,
+            reason_code=reason_code,
+            reason_text=reason_text,
+            source=source,
+            relayed_by=relayed_by,
         )
         valid = (
             reason_code in CancelReason.values
             and reason_text.strip()
             and source in InformationSource.values
+            and relayed_by != source  # the deciding party does not relay its own decision
         )
         if not valid:
             assert isinstance(refusal, ValidationError)
@@ -443,9 +518,15 @@ class BatchMachine(RuleBasedStateMachine):
             batch.refresh_from_db()
             assert batch.cancelled_from == from_state
             assert (batch.cancel_reason_code, batch.cancel_source) == (reason_code, source)
+            assert batch.cancel_relayed_by == relayed_by
             assert batch.cancel_reason_text == reason_text.strip()
             assert not batch.members.filter(is_open=True).exists()
             self.reached[("cancel with people on board", "done")] += bool(on_board)
+            # The story of day 3: the authority says something later, and a text names someone.
+            said = self._statement(data, batch, data.draw(st.booleans(), "about it"), "now")
+            cancel = Event.objects.get(subject_ref=batch.code, action=Action.CANCEL)
+            texts = [cancel.pk, said.event_id]
+            self._redact(data.draw(st.sampled_from(texts), "redacted text"), as_admin=True)
 
     @rule(data=st.data(), tomorrow=st.booleans())
     def reschedule(self, data, tomorrow):
@@ -466,6 +547,85 @@ class BatchMachine(RuleBasedStateMachine):
             assert new.rescheduled_from_id == old.pk
             assert new.direction == old.direction
             self.reached[("reschedule", "done")] += 1
+
+    @rule(
+        data=st.data(),
+        about=st.booleans(),
+        said=st.sampled_from(["now", "any time since", "before the batch", "future"]),
+    )
+    def statement(self, data, about, said):
+        """What a party said, about the batch or its cancellation, at any point of its life."""
+        # Mostly about a cancelled batch: what was said after a cancellation is the story.
+        cancelled = sorted(pk for pk, s in self.status.items() if s == BatchStatus.CANCELLED)
+        self._statement(data, self._batch(data, preferred=cancelled or None), about, said)
+
+    statement_again = statement
+
+    def _statement(self, data, batch: Batch, about: bool, said: str) -> Statement | None:
+        opened = _opened(batch.code)
+        now = timezone.now()
+        said_at = {
+            "now": None,
+            "any time since": opened + (now - opened) * data.draw(st.floats(0, 1), "said"),
+            "before the batch": opened - dt.timedelta(hours=1),
+            "future": now + CLOCK_SKEW + dt.timedelta(hours=1),
+        }[said]
+        statement, refusal = self._call(
+            services.statement_add,
+            batch=batch,
+            source="border_authority",
+            relayed_by="who",
+            text="coordination details were missing",
+            said_at=said_at,
+            about_cancellation=about,
+        )
+        is_cancelled = self.status[batch.pk] == BatchStatus.CANCELLED
+        too_early = about and is_cancelled and said_at is not None and said_at < batch.cancelled_at
+        if about and not is_cancelled:
+            assert isinstance(refusal, TransitionRefused)
+        elif said in ("before the batch", "future") or too_early:
+            assert isinstance(refusal, ValidationError) and "said_at" in refusal.message_dict
+        else:
+            assert refusal is None, refusal
+        if refusal is None:
+            self.batch_events[(batch.code, Action.STATEMENT)] += 1
+            self.statements += 1
+            assert statement.event.occurred_at == statement.said_at
+            self.reached[("statement after a cancellation", "done")] += is_cancelled
+        return statement
+
+    @rule(data=st.data(), as_admin=st.booleans())
+    def redact(self, data, as_admin):
+        """An admin blanks a text of a batch's events (a cancellation's, a statement's, a
+        redaction's reason); anyone else is refused, as is a second redaction."""
+        texts = list(
+            EventText.objects.filter(event__subject_type=SubjectType.BATCH)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not texts:
+            return
+        self._redact(data.draw(st.sampled_from(texts), "text"), as_admin=as_admin)
+
+    def _redact(self, pk: int, *, as_admin: bool) -> None:
+        before = self._snapshot()
+        actor = self.world["admin"] if as_admin else self.actor
+        try:
+            text_redact(text_id=pk, actor=actor, reason="names a person")
+        except (TransitionRefused, PermissionDenied) as exc:
+            assert self._snapshot() == before, exc
+            assert not as_admin or pk in self.redacted
+            return
+        assert as_admin and pk not in self.redacted
+        self.redacted.add(pk)
+        event = Event.objects.get(pk=pk)
+        self.batch_events[(event.subject_ref, Action.REDACT)] += 1
+        assert (event.reason_text, event.redaction.redacted_by) == ("", actor)
+        if event.action == Action.CANCEL:
+            assert Batch.objects.get(code=event.subject_ref).cancel_reason_text == ""
+        if event.action == Action.STATEMENT:
+            assert Statement.objects.get(event=event).text == ""
+        self.reached[("redact", "done")] += 1
 
     # --- invariants -----------------------------------------------------------------------
 
@@ -574,6 +734,28 @@ class BatchMachine(RuleBasedStateMachine):
                     ), f"child on {batch.code} travels without a guardian"
 
     @invariant()
+    def invariant_facts_of_a_batch_in_the_order_they_occurred(self):
+        """Recorded late or not, each batch's facts (its steps and the clearance decisions of
+        its lines) were recorded in the order they occurred; statements and redactions are
+        said or done at times of their own."""
+        for code in self.code.values():
+            facts = _facts(code).order_by("pk").annotate(when=OCCURRED)
+            occurred = list(facts.values_list("when", flat=True))
+            assert occurred == sorted(occurred), code
+
+    @invariant()
+    def invariant_statements_and_texts(self):
+        assert Statement.objects.count() == self.statements
+        redacted = EventText.objects.filter(redacted_at__isnull=False)
+        assert set(redacted.values_list("pk", flat=True)) == self.redacted
+        assert not redacted.exclude(text="").exists()
+
+    @invariant()
+    def invariant_the_chain_verifies(self):
+        report = verify_chain()
+        assert report.ok, report
+
+    @invariant()
     def invariant_quota_never_exceeded(self):
         for quota in CrossingQuota.objects.all():
             holding = BatchMember.objects.filter(
@@ -588,6 +770,23 @@ class BatchMachine(RuleBasedStateMachine):
             )
             assert counts["people"] <= quota.agreed_patients, (str(quota), counts)
             assert counts["companions"] <= quota.agreed_companions, (str(quota), counts)
+
+
+def _facts(code: str):
+    """The facts of a batch in the sense of `batch_occurred_at`: its own events and the
+    clearance decisions of its lines, without reads, statements and redactions."""
+    return Event.objects.filter(
+        Q(subject_type=SubjectType.BATCH, subject_ref=code)
+        | Q(subject_type=SubjectType.MEMBER, batch_ref=code, action=Action.CLEARANCE)
+    ).exclude(action__in=(*ACCESS_ACTIONS, *ASIDE_ACTIONS))
+
+
+def _opened(code: str) -> dt.datetime:
+    return Event.objects.filter(
+        subject_type=SubjectType.BATCH,
+        subject_ref=code,
+        action__in=[Action.CREATE, Action.RESCHEDULE],
+    ).aggregate(first=Min(OCCURRED))["first"]
 
 
 def test_batch_services_keep_invariants_under_random_sequences(db):
@@ -605,3 +804,10 @@ def test_batch_services_keep_invariants_under_random_sequences(db):
     # The walk must get to the far end of the lifecycle, or the invariants prove little.
     reached = BatchMachine.reached
     assert reached[("prepare", "done")] and reached[("clear", "done")], reached
+    # And record facts late, refuse them out of order or in the future; every cancellation is
+    # followed by a statement and a redaction (the `statement` and `redact` rules add more).
+    assert reached[("a step recorded late", "done")], reached
+    assert any(key[0].endswith(("at a time early", "at a time future")) for key in reached)
+    if reached[("cancel", "done")]:
+        assert reached[("statement after a cancellation", "done")], reached
+        assert reached[("redact", "done")], reached

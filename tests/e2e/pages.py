@@ -127,6 +127,7 @@ def field_pages(s: Scenario) -> list[Visit]:
         Visit(
             "field-reschedule", reverse("batches:transition", args=[cancelled.code, "reschedule"])
         ),
+        Visit("field-statement", reverse("batches:statement", args=[cancelled.code])),
         Visit("field-patient", reverse("patients:detail", args=[patient.case_reference])),
         Visit("field-register", reverse("patients:register")),
         Visit("field-readiness", reverse("patients:ward")),

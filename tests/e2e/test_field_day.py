@@ -227,13 +227,19 @@ def test_field_day_coordinator_and_nurse(
     coord.go(reverse("batches:transition", args=[cancelled.code, "cancel"]))
     assert page.input_value("#step [name=reason_code]") == ""
     assert page.input_value("#step [name=source]") == ""
+    assert page.input_value("#step [name=relayed_by]") == ""
     page.select_option("#step [name=reason_code]", "no_reason_given")
-    page.select_option("#step [name=source]", "who")
+    page.select_option("#step [name=source]", "border_authority")
+    page.select_option("#step [name=relayed_by]", "who")
     page.fill("#step [name=reason_text]", "WHO relayed at 07:40 that the batch will not cross.")
     coord.shot("cancel")
     coord.submit("#step button[type=submit]")
     cancelled.refresh_from_db()
-    assert (cancelled.status, cancelled.cancel_source) == ("cancelled", "who")
+    assert (cancelled.status, cancelled.cancel_source, cancelled.cancel_relayed_by) == (
+        "cancelled",
+        "border_authority",
+        "who",
+    )
     coord.go(reverse("batches:transition", args=[cancelled.code, "reschedule"]))
     page.fill("#step [name=planned_date]", (day["tomorrow"] + dt.timedelta(days=1)).isoformat())
     coord.submit("#step button[type=submit]")

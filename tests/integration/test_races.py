@@ -233,7 +233,12 @@ def test_races_two_batches_prepared_for_the_last_quota_place(
         # A day of its own for each loop, with one place agreed.
         day = timezone.localdate() + dt.timedelta(days=loop + 1)
         services.quota_set(
-            crossing="rafah", day=day, direction="exit", agreed_patients=1, agreed_companions=0
+            actor=coordinator,
+            crossing="rafah",
+            day=day,
+            direction="exit",
+            agreed_patients=1,
+            agreed_companions=0,
         )
         drafts = []
         for _ in range(2):

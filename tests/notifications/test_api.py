@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from batches import services as batch_services
+from casetracker.audit.models import Event
 from casetracker.notifications.models import Notification
 from tests import factories
 from tests.service_helpers import inbox_row, notify_event
@@ -224,3 +225,26 @@ def test_notifications_list_constant_number_of_queries(api, nurse):
     large, body = count()
     assert len(body["results"]) == 20
     assert small == large
+
+
+def test_notifications_link_the_event_they_report(api, coordinator, nurse, auditor, facility):
+    """Each notification names its event (id, type, action, batch), which its reader may open
+    in the audit log; never a name."""
+    batch = factories.BatchFactory(staging_facility=facility)
+    batch_services.batch_cancel(batch=batch, actor=coordinator, **CANCEL)
+    event = Event.objects.get(batch_ref=batch.code, action="cancel")
+    for user in (coordinator, nurse, auditor):
+        (row,) = api(user).get(INBOX, {"mine": "true", "channel": "inbox"}).json()["results"]
+        assert (row["event"], row["event_type"], row["action"], row["batch"]) == (
+            event.pk,
+            "batch.cancel",
+            "cancel",
+            batch.code,
+        ), user
+        opened = api(user).get(f"/api/v1/events/{row['event']}/")
+        assert opened.status_code == 200, user
+        assert opened.json()["batch_ref"] == batch.code
+    # Every notification of the event points at it, whatever its channel.
+    rows = api(coordinator).get(INBOX, {"batch": batch.code}).json()["results"]
+    assert {r["channel"] for r in rows} == {"inbox", "email"}
+    assert {r["event"] for r in rows} == {event.pk}

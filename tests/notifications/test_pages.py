@@ -367,3 +367,20 @@ def test_inbox_undelivered_alert_leaves_out_old_failures(client, coordinator, nu
         created_at=timezone.now() - dt.timedelta(days=21)
     )
     assert "1 notification could not be delivered." in _page(client, coordinator)
+
+
+def test_inbox_entry_links_the_batch_of_its_event(client, coordinator, nurse):
+    _in_english(nurse)
+    (first,) = _inbox_rows(nurse, 1)
+    _fail(inbox_row(coordinator, notify_event([coordinator], batch_ref="RAF-2026-02-01-9")))
+    batch_page = reverse("batches:detail", args=["RAF-2026-02-01-1"])
+
+    html = _page(client, nurse)
+    entry = html[html.index(f'id="n{first.pk}"') :]
+    assert f'<a class="batch-link" href="{batch_page}">Open batch' in entry
+
+    # The coordinators' list of undelivered notifications links each batch too.
+    _in_english(coordinator)
+    html = _page(client, coordinator)
+    failed_page = reverse("batches:detail", args=["RAF-2026-02-01-9"])
+    assert f'<a href="{failed_page}"><bdi class="code">RAF-2026-02-01-9</bdi></a>' in html

@@ -8,13 +8,15 @@ from casetracker.accounts.models import Facility
 from casetracker.accounts.roles import GROUP_ROLES, Role
 from casetracker.accounts.services import user_create
 
+ROLES = [role.value for role in (*GROUP_ROLES, Role.ADMIN)]
+
 
 class Command(BaseCommand):
-    help = "Create a staff account with one role."
+    help = "Create a staff account with one role (admin: a superuser)."
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--role", required=True, choices=[r.value for r in GROUP_ROLES])
+        parser.add_argument("--role", required=True, choices=ROLES)
         parser.add_argument("--facility", help="facility code (required for hospital_staff)")
         parser.add_argument("--email", default="")
         parser.add_argument("--language", default="en", choices=["en", "ar"])

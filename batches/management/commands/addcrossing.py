@@ -1,0 +1,50 @@
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from batches.services.crossings import crossing_create
+from casetracker.audit.context import Channel, audit_context
+
+
+def _time(text: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"{text!r} is not a time such as 08:00") from None
+
+
+class Command(BaseCommand):
+    help = "Add a border crossing: its code, batch code prefix, names and daily hours (open)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("code", help="lower-case letters, digits and dashes: kerem-shalom")
+        parser.add_argument("--prefix", required=True, help="starts its batch codes: KSH")
+        parser.add_argument("--name-en", required=True, help="the name in English")
+        parser.add_argument("--name-ar", required=True, help="the name in Arabic")
+        parser.add_argument("--opens", type=_time, help="daily opening time, e.g. 08:00")
+        parser.add_argument("--closes", type=_time, help="daily closing time, e.g. 15:00")
+        parser.add_argument("--note", default="", help="e.g. where the route goes on to")
+
+    def handle(self, *args, **options):
+        try:
+            # The system's act (no user signed in), through the command channel.
+            with audit_context(channel=Channel.COMMAND):
+                crossing = crossing_create(
+                    actor=None,
+                    code=options["code"],
+                    prefix=options["prefix"],
+                    name_en=options["name_en"],
+                    name_ar=options["name_ar"],
+                    opens_at=options["opens"],
+                    closes_at=options["closes"],
+                    note=options["note"],
+                )
+        except ValidationError as exc:
+            messages = [
+                f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items()
+            ]
+            raise CommandError("; ".join(messages)) from exc
+        self.stdout.write(
+            self.style.SUCCESS(f"Created crossing {crossing.code} ({crossing.prefix}, open).")
+        )
