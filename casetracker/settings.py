@@ -239,6 +239,10 @@ STORAGES = {
 # --- Domain rules ---------------------------------------------------------------------------
 MAX_COMPANIONS_PER_PATIENT = env.int("MAX_COMPANIONS_PER_PATIENT", default=2)
 ADULT_AGE = 18
+# How many days before it is recorded a registration may say it happened (`occurred_at`): its
+# time is the case's place in the queue. A week without a connection; raise it for the time of
+# an import of older lists.
+REGISTRATION_BACKDATE_DAYS = env.int("REGISTRATION_BACKDATE_DAYS", default=7)
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

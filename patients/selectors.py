@@ -6,13 +6,14 @@ relation `Patient.lines`, and the states of an open batch are named by their sto
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
 from casetracker import crypto
+from casetracker.audit.models import Action, Event, SubjectType
 
 from .eligibility import has_adult_guardian
 from .fields import normalise_national_id
@@ -57,7 +58,7 @@ def returnee_search(
     user, *, national_id: str = "", name: str = "", reference: str = ""
 ) -> ReturneeQuerySet:
     """Returnees the user may see, found like `patient_search`; in registration order."""
-    returnees = Returnee.objects.visible_to(user)
+    returnees = with_registration_recorded(Returnee.objects.visible_to(user))
     if national_id:
         hashes = crypto.lookup_hashes(normalise_national_id(national_id))
         returnees = returnees.filter(national_id_hash__in=hashes)
@@ -161,12 +162,38 @@ def _is_ready() -> Exists:
     )
 
 
+# A registration recorded this long after the time it states is flagged in the queues: its place
+# comes from the time it states (`registered_at`), so a name typed in today may stand ahead of
+# people who have waited for days, and nobody should be surprised by it.
+REGISTERED_LATE_AFTER = timedelta(days=1)
+
+
+def with_registration_recorded(people):
+    """Patients or returnees with `registration_recorded_at`: when their registration was
+    recorded (its event's recorded time; None for a person registered without an event)."""
+    patients = people.model is Patient
+    event = Event.objects.filter(
+        subject_type=SubjectType.PATIENT if patients else SubjectType.RETURNEE,
+        subject_ref=OuterRef("case_reference" if patients else "reference"),
+        action=Action.REGISTER,
+    ).order_by("id")
+    return people.annotate(registration_recorded_at=Subquery(event.values("created_at")[:1]))
+
+
+def registered_late(person: Patient | Returnee) -> bool:
+    """Whether the person's registration was recorded more than `REGISTERED_LATE_AFTER` after
+    the time it states (read through `with_registration_recorded`; no query)."""
+    recorded = getattr(person, "registration_recorded_at", None)
+    return recorded is not None and recorded - person.registered_at > REGISTERED_LATE_AFTER
+
+
 def with_queue_columns(patients: PatientQuerySet) -> PatientQuerySet:
     """Everything a queue row shows, in a fixed number of queries whatever the rows: facility
     and readiness joined, referrals and companions prefetched (only the columns used), and
     neither the diagnosis nor the encrypted national ID read (decrypting costs per row)."""
     return (
-        patients.select_related("facility", "readiness", "readiness__updated_by")
+        with_registration_recorded(patients)
+        .select_related("facility", "readiness", "readiness__updated_by")
         .prefetch_related(
             Prefetch(
                 "referrals",
@@ -307,6 +334,7 @@ class QueueRow:
     companions: int
     has_guardian: bool
     waiting_days: int
+    registered_late: bool = False  # recorded more than a day after the time it states
     facility_name: str = ""  # in the language of the page: set by the view
 
     @property
@@ -335,6 +363,7 @@ def queue_row(patient: Patient, *, on: date, place: int | None = None) -> QueueR
         companions=len(companions),
         has_guardian=has_adult_guardian(companions, on),
         waiting_days=(on - timezone.localdate(patient.registered_at)).days,
+        registered_late=registered_late(patient),
     )
 
 
@@ -351,7 +380,7 @@ def queue_rows(
 def returnee_queue(user) -> ReturneeQuerySet:
     """Waiting returnees the user may see, first registered first; without the national ID."""
     return (
-        Returnee.objects.visible_to(user)
+        with_registration_recorded(Returnee.objects.visible_to(user))
         .filter(status=ReturneeStatus.WAITING)
         .order_by("registered_at", "id")
         .defer("national_id", "national_id_hash", "phone")

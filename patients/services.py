@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 
 from casetracker import crypto
 from casetracker.audit.models import Action, SubjectType
-from casetracker.audit.occurred import checked_occurred_at
 from casetracker.audit.services import record_event
 from casetracker.errors import TransitionRefused, check_transition
 
@@ -30,6 +29,7 @@ from .models import (
     Returnee,
     ReturneeStatus,
 )
+from .occurred import person_occurred_at, registration_occurred_at
 from .states import PATIENT_TRANSITIONS, RETURNEE_TRANSITIONS
 
 PATIENT_EDITABLE = (
@@ -162,9 +162,10 @@ def _refuse_duplicate(person: Patient | Returnee, *, actor) -> None:
 @transaction.atomic
 def patient_register(*, actor, occurred_at: datetime | None = None, **data: Any) -> Patient:
     """Register a case. It joins the waiting queue at the time of registration: `occurred_at`,
-    when the person really registered (default now; not in the future), which is the case's
-    `registered_at` and so its place in the queue."""
-    occurred_at = checked_occurred_at(occurred_at)
+    when the person really registered (default now; not in the future, nor more than
+    `REGISTRATION_BACKDATE_DAYS` before now), which is the case's `registered_at` and so its
+    place in the queue."""
+    occurred_at = registration_occurred_at(occurred_at)
     patient = Patient()
     if occurred_at is not None:
         patient.registered_at = occurred_at
@@ -212,10 +213,6 @@ def patient_move(*, patient: Patient, to: str) -> str:
     return old
 
 
-def _registration_of(reference: str) -> str:
-    return _("the registration of %(ref)s") % {"ref": reference}
-
-
 @transaction.atomic
 def patient_set_status(
     *,
@@ -226,7 +223,9 @@ def patient_set_status(
     occurred_at: datetime | None = None,
 ) -> Patient:
     """Record a death or a withdrawal of a waiting patient. `occurred_at` is when it happened
-    (default now), refused in the future and before the patient's registration."""
+    (default now), refused in the future and before the latest step of the patient's record:
+    their registration, or the batch step that last sent them back to the queue
+    (`occurred.latest_step`)."""
     if status not in (PatientStatus.DECEASED, PatientStatus.WITHDRAWN):
         raise ValidationError({"status": _("only deceased or withdrawn can be recorded directly")})
     patient = Patient.objects.select_for_update().get(pk=patient.pk)
@@ -235,11 +234,7 @@ def patient_set_status(
             _("patient %(ref)s is in an open batch: remove them from it first")
             % {"ref": patient.case_reference}
         )
-    occurred_at = checked_occurred_at(
-        occurred_at,
-        follows=patient.registered_at,
-        follows_what=_registration_of(patient.case_reference),
-    )
+    occurred_at = person_occurred_at(patient, occurred_at)
     old = patient_move(patient=patient, to=status)
     _patient_event(
         patient,
@@ -448,8 +443,9 @@ def readiness_update(*, patient: Patient, actor, **changes: Any) -> Readiness:
 @transaction.atomic
 def returnee_register(*, actor, occurred_at: datetime | None = None, **data: Any) -> Returnee:
     """Register a person to come back. Only people who left after the war began may return.
-    `occurred_at`, when they registered (default now), is their `registered_at`."""
-    occurred_at = checked_occurred_at(occurred_at)
+    `occurred_at`, when they registered (default now; checked as for `patient_register`), is
+    their `registered_at`."""
+    occurred_at = registration_occurred_at(occurred_at)
     returnee = Returnee()
     if occurred_at is not None:
         returnee.registered_at = occurred_at
@@ -489,11 +485,7 @@ def returnee_withdraw(
             _("returnee %(ref)s is in an open batch: remove them from it first")
             % {"ref": returnee.reference}
         )
-    occurred_at = checked_occurred_at(
-        occurred_at,
-        follows=returnee.registered_at,
-        follows_what=_registration_of(returnee.reference),
-    )
+    occurred_at = person_occurred_at(returnee, occurred_at)
     old = returnee_move(returnee=returnee, to=ReturneeStatus.WITHDRAWN)
     record_event(
         subject_type=SubjectType.RETURNEE,

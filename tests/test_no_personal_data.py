@@ -51,6 +51,7 @@ def _unexplained_cancellation():
     with transaction.atomic():
         Batch.objects.create(
             code="RAF-TEST-LOG",
+            crossing_id="rafah",
             direction="exit",
             planned_date=timezone.localdate(),
             staging_facility=factories.FacilityFactory(),

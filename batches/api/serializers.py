@@ -10,6 +10,7 @@ from casetracker.api.fields import (
     TextField,
 )
 from casetracker.api.serializers import RedactionSerializer
+from casetracker.audit.models import Action, Event, EventText, SubjectType
 from patients.models import MOBILITY_NEEDS, Companion, Patient, Returnee
 
 from ..models import (
@@ -34,6 +35,46 @@ from ..states import allowed_transitions
 MAX_LINES = 500
 # A vetting decision, for one line or many (the schema's ClearanceDecisionEnum).
 CLEARANCE_DECISIONS = [Clearance.APPROVED, Clearance.REJECTED]
+
+
+def _serialized_with(serializer: serializers.Serializer, obj) -> list:
+    """The objects answered together with `obj`: the whole page or list when `serializer` is
+    the child of a list, so a look-up made for one of them is made once for all."""
+    parent = serializer.parent
+    if isinstance(parent, serializers.ListSerializer) and parent.instance is not None:
+        return list(parent.instance)
+    return [obj]
+
+
+def _redaction(found: EventText | None) -> dict | None:
+    return RedactionSerializer(found).data if found is not None else None
+
+
+def cancel_text_redactions(batches) -> dict[str, EventText]:
+    """By batch code, the redaction of each cancel text that was redacted (one query): a
+    cancelled batch's blank text is a redacted one."""
+    codes = [
+        b.code for b in batches if b.status == BatchStatus.CANCELLED and not b.cancel_reason_text
+    ]
+    if not codes:
+        return {}
+    events = Event.objects.filter(
+        subject_type=SubjectType.BATCH, action=Action.CANCEL, subject_ref__in=codes
+    ).select_related("text_row__redacted_by")
+    return {event.subject_ref: event.redaction for event in events if event.redaction}
+
+
+def clearance_note_redactions(lines) -> dict[int, EventText]:
+    """By line id, the redaction of each clearance note that was redacted (one query): the
+    text of the line's latest clearance decision, whose note the line shows."""
+    refs = {f"{line.batch.code}#{line.pk}": line.pk for line in lines if not line.clearance_note}
+    if not refs:
+        return {}
+    events = Event.objects.filter(
+        subject_type=SubjectType.MEMBER, action=Action.CLEARANCE, subject_ref__in=refs
+    ).select_related("text_row__redacted_by")
+    latest = {event.subject_ref: event for event in events.order_by("id")}
+    return {refs[ref]: event.redaction for ref, event in latest.items() if event.redaction}
 
 
 def _until_set(choices) -> serializers.ChoiceField:
@@ -84,6 +125,10 @@ class BatchSerializer(serializers.ModelSerializer):
         help_text="who relayed the cancellation to us; blank: heard directly (or not cancelled)",
     )
     cancelled_from = _until_set(BatchStatus.choices)
+    cancel_reason_redaction = serializers.SerializerMethodField(
+        help_text="who redacted the cancel text, when and why (`cancel_reason_text` is then "
+        "empty); null: not redacted"
+    )
     rescheduled_as = serializers.SerializerMethodField()
     allowed_transitions = serializers.SerializerMethodField()
 
@@ -100,6 +145,7 @@ class BatchSerializer(serializers.ModelSerializer):
             "rescheduled_as",
             "cancel_reason_code",
             "cancel_reason_text",
+            "cancel_reason_redaction",
             "cancel_source",
             "cancel_relayed_by",
             "cancelled_from",
@@ -118,6 +164,12 @@ class BatchSerializer(serializers.ModelSerializer):
             "cancelled_at",
             "created_at",
         ]
+
+    @extend_schema_field(RedactionSerializer(allow_null=True))
+    def get_cancel_reason_redaction(self, obj: Batch) -> dict | None:
+        if not hasattr(self, "_cancel_redactions"):
+            self._cancel_redactions = cancel_text_redactions(_serialized_with(self, obj))
+        return _redaction(self._cancel_redactions.get(obj.code))
 
     def get_rescheduled_as(self, obj: Batch) -> str | None:
         successor = getattr(obj, "rescheduled_as", None)
@@ -140,6 +192,10 @@ class MemberSerializer(serializers.ModelSerializer):
     returnee = serializers.SlugRelatedField(slug_field="reference", read_only=True, allow_null=True)
     end_reason = _until_set(EndReason.choices)
     outcome = _until_set(Outcome.choices)
+    clearance_note_redaction = serializers.SerializerMethodField(
+        help_text="who redacted the clearance note, when and why (`clearance_note` is then "
+        "empty); null: not redacted"
+    )
 
     class Meta:
         model = BatchMember
@@ -154,6 +210,7 @@ class MemberSerializer(serializers.ModelSerializer):
             "end_reason",
             "clearance",
             "clearance_note",
+            "clearance_note_redaction",
             "clearance_recorded_at",
             "outcome",
             "added_at",
@@ -161,6 +218,12 @@ class MemberSerializer(serializers.ModelSerializer):
 
     def get_companion_of(self, obj: BatchMember) -> str | None:
         return obj.companion.patient.case_reference if obj.companion_id else None
+
+    @extend_schema_field(RedactionSerializer(allow_null=True))
+    def get_clearance_note_redaction(self, obj: BatchMember) -> dict | None:
+        if not hasattr(self, "_note_redactions"):
+            self._note_redactions = clearance_note_redactions(_serialized_with(self, obj))
+        return _redaction(self._note_redactions.get(obj.pk))
 
 
 class MemberAddSerializer(serializers.Serializer):
@@ -235,18 +298,41 @@ class StatementAddSerializer(serializers.Serializer):
 
 
 class StatementSerializer(serializers.ModelSerializer):
-    """A statement; its text is empty once redacted (`redaction` says who, when and why)."""
+    """A statement as its audit event records it (`event`, in the hash chain: who said it, who
+    relayed it, when, what, who recorded it and when); its text is empty once redacted
+    (`redaction` says who, when and why)."""
 
-    batch = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    # Read from the chained event, not from the statement's own columns: those are copies for
+    # the batch page, and an UPDATE to them would go unnoticed by `verify_audit_log`.
+    batch = serializers.CharField(source="event.batch_ref", read_only=True)
+    about_cancellation = serializers.BooleanField(
+        source="event.details.about_cancellation",
+        read_only=True,
+        help_text="about the batch's cancellation",
+    )
+    source = serializers.ChoiceField(
+        source="event.source",
+        choices=InformationSource.choices,
+        read_only=True,
+        help_text="who said it",
+    )
     relayed_by = serializers.ChoiceField(
+        source="event.details.relayed_by",
         choices=InformationSource.choices,
         read_only=True,
         allow_blank=True,
         help_text="blank: they told us directly",
     )
-    recorded_by = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, allow_null=True
+    said_at = serializers.DateTimeField(
+        source="event.occurred", read_only=True, help_text="when it was said"
     )
+    text = serializers.CharField(
+        source="event.reason_text", read_only=True, help_text="what was said; empty once redacted"
+    )
+    recorded_by = serializers.SlugRelatedField(
+        source="event.actor", slug_field="username", read_only=True, allow_null=True
+    )
+    recorded_at = serializers.DateTimeField(source="event.created_at", read_only=True)
     event = serializers.PrimaryKeyRelatedField(
         read_only=True, help_text="its audit event (`/api/v1/events/{id}/`)"
     )
@@ -270,8 +356,7 @@ class StatementSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(RedactionSerializer(allow_null=True))
     def get_redaction(self, obj: Statement) -> dict | None:
-        redaction = obj.event.redaction
-        return RedactionSerializer(redaction).data if redaction is not None else None
+        return _redaction(obj.event.redaction)
 
 
 class LineRefSerializer(serializers.Serializer):

@@ -266,11 +266,12 @@ class BatchViewSet(
     def statements(self, request, code=None):
         """Statements made about the batch after the fact; POST records one."""
         batch = self.get_object()
+        # In the order they were said, as their chained events record it.
         statements = (
             Statement.objects.visible_to(request.user)
             .filter(batch=batch)
-            .select_related("batch", "recorded_by", "event__text_row__redacted_by")
-            .order_by("said_at", "id")
+            .select_related("event__actor", "event__text_row__redacted_by")
+            .order_by("event__occurred_at", "id")
         )
         if request.method == "GET":
             page = self.paginate_queryset(statements)

@@ -5,12 +5,16 @@
 # hold). Return quotas lose their companions (they never held places: companions travel out
 # with their patient), then a check keeps them at 0.
 #
-# Reversible: going back drops the table and turns the columns into plain text again, with the
-# old check that a batch's crossing is "rafah" (refused while batches of another crossing exist).
+# Going back drops the table and turns the columns into plain text again, with the old check
+# that a batch's crossing is "rafah". It is refused, before anything is undone, once the new
+# code has recorded a crossing of its own (another crossing, Rafah's state, hours, note or
+# names), whose rows would be lost or refused (README, Upgrading the database).
 
 import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
+
+from casetracker.migration_ops import refuse_reversal
 
 RAFAH = {"code": "rafah", "prefix": "RAF", "name_en": "Rafah", "name_ar": "رفح"}
 
@@ -37,6 +41,33 @@ def return_quotas_without_companions(apps, schema_editor):
     CrossingQuota.objects.using(db).filter(direction="return").exclude(
         agreed_companions=0
     ).update(agreed_companions=0)
+
+
+def crossings_recorded(apps, using) -> list[str]:
+    Crossing = apps.get_model("batches", "Crossing")
+    problems = []
+    others = list(
+        Crossing.objects.using(using)
+        .exclude(code=RAFAH["code"])
+        .order_by("code")
+        .values_list("code", flat=True)
+    )
+    if others:
+        problems.append(
+            f"crossings other than Rafah exist ({', '.join(others)}), with their batches and "
+            "quotas, which the older schema refuses"
+        )
+    rafah = Crossing.objects.using(using).filter(code=RAFAH["code"]).first()
+    if rafah is not None:
+        initial = {**RAFAH, "state": "open", "state_reason": "", "state_source": "",
+                   "opens_at": None, "closes_at": None, "note": ""}  # fmt: skip
+        changed = sorted(name for name, value in initial.items() if getattr(rafah, name) != value)
+        if changed:
+            problems.append(
+                f"Rafah's crossing row holds what the older schema has no place for "
+                f"({', '.join(changed)})"
+            )
+    return problems
 
 
 class Migration(migrations.Migration):
@@ -102,4 +133,5 @@ class Migration(migrations.Migration):
             model_name='crossingquota',
             constraint=models.CheckConstraint(condition=models.Q(('direction', 'exit'), ('agreed_companions', 0), _connector='OR'), name='quota_return_has_no_companions'),
         ),
+        refuse_reversal('batches.0004_crossings', crossings_recorded),
     ]

@@ -2,6 +2,10 @@
 # (`Statement`), who relayed a cancellation (`Batch.cancel_relayed_by`, blank on every existing
 # batch: the source was all we knew), and a cancel text that may be blank once redacted (the
 # service still requires one). Only columns, a table and check constraints: no row is rewritten.
+#
+# Going back drops the statements and who relayed each cancellation, and requires a cancel text
+# again: refused, before anything is undone, once any of them is recorded or a cancel text was
+# redacted (README, Upgrading the database).
 
 import django.db.models.deletion
 import django.db.models.functions.text
@@ -9,6 +13,25 @@ import django.db.models.lookups
 import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
+
+from casetracker.migration_ops import refuse_reversal
+
+
+def statements_recorded(apps, using) -> list[str]:
+    Batch = apps.get_model("batches", "Batch")
+    Statement = apps.get_model("batches", "Statement")
+    batches = Batch.objects.using(using)
+    problems = []
+    if count := Statement.objects.using(using).count():
+        problems.append(f"{count} statements are recorded")
+    if count := batches.exclude(cancel_relayed_by="").count():
+        problems.append(f"{count} cancelled batches record who relayed the cancellation")
+    if count := batches.filter(status="cancelled", cancel_reason_text="").count():
+        problems.append(
+            f"{count} cancelled batches have a blank cancel text (redacted), which the older "
+            "check refuses"
+        )
+    return problems
 
 
 class Migration(migrations.Migration):
@@ -82,4 +105,5 @@ class Migration(migrations.Migration):
             model_name='statement',
             constraint=models.CheckConstraint(condition=django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('text'), 2000), name='statement_text_length', violation_error_message='text: at most 2000 characters'),
         ),
+        refuse_reversal('batches.0005_statements', statements_recorded),
     ]

@@ -14,7 +14,14 @@ from django.db.models import Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext
 
-from casetracker.audit.models import ACCESS_ACTIONS, OCCURRED, Action, Event, SubjectType
+from casetracker.audit.models import (
+    ACCESS_ACTIONS,
+    OCCURRED,
+    Action,
+    Event,
+    SubjectType,
+    occurred_between,
+)
 from patients.models import Patient, PatientStatus, Referral, ReferralStatus
 
 from ..models import (
@@ -25,8 +32,8 @@ from ..models import (
     CrossingQuota,
     Direction,
     EndReason,
+    InformationSource,
     Outcome,
-    Statement,
 )
 
 # A journey step for a line taken off a batch while it was open (the line itself is deleted).
@@ -124,6 +131,36 @@ def _crossings_of(user, patient_ids, returnee_ids) -> dict[tuple[str, int], date
     return crossed
 
 
+def _cancelled_in(
+    user, *, period: Period, crossing: str, reason: str, source: str
+) -> QuerySet[Batch]:
+    """The cancelled batches whose cancellation matches the filters, as its chained event
+    records it (when it occurred, the reason code, who decided); the batch's own columns only
+    for a batch without a cancel event (none is recorded without one)."""
+    cancels = Event.objects.filter(subject_type=SubjectType.BATCH, action=Action.CANCEL)
+    start = _local_midnight(period.start) if period.start else None
+    end = _local_midnight(period.end + timedelta(days=1)) if period.end else None
+    recorded = cancels.filter(occurred_between(start, end))
+    copies = Q()
+    if start:
+        copies &= Q(cancelled_at__gte=start)
+    if end:
+        copies &= Q(cancelled_at__lt=end)
+    if reason:
+        recorded = recorded.filter(reason_code=reason)
+        copies &= Q(cancel_reason_code=reason)
+    if source:
+        recorded = recorded.filter(source=source)
+        copies &= Q(cancel_source=source)
+    batches = Batch.objects.visible_to(user).filter(status=BatchStatus.CANCELLED)
+    if crossing:
+        batches = batches.filter(crossing=crossing)
+    return batches.filter(
+        Q(code__in=recorded.values("subject_ref"))
+        | (~Q(code__in=cancels.values("subject_ref")) & copies)
+    )
+
+
 def cancellations(
     user,
     *,
@@ -134,17 +171,13 @@ def cancellations(
     order: str = "-cancelled_at",
 ) -> list[CancellationRow]:
     """Every cancelled batch (cancelled within `period`, local dates), who recorded it, whom
-    it took off the road, and what became of them."""
-    batches = Batch.objects.visible_to(user).filter(status=BatchStatus.CANCELLED)
-    if period.start:
-        batches = batches.filter(cancelled_at__gte=_local_midnight(period.start))
-    if period.end:
-        batches = batches.filter(cancelled_at__lt=_local_midnight(period.end + timedelta(days=1)))
-    for name, value in (("crossing", crossing), ("cancel_reason_code", reason)):
-        if value:
-            batches = batches.filter(**{name: value})
-    if source:
-        batches = batches.filter(cancel_source=source)
+    it took off the road, and what became of them.
+
+    What the cancellation was (when, from which stage, the reason, what was said, who decided
+    and who relayed it) and what was said about it later are read from the chained events,
+    never from the batch's and the statements' own columns: those copies serve the operational
+    pages, and an UPDATE to them would go unnoticed by `verify_audit_log`."""
+    batches = _cancelled_in(user, period=period, crossing=crossing, reason=reason, source=source)
     batches = list(batches.select_related("rescheduled_as"))
     codes = [b.code for b in batches]
     recorders = {
@@ -154,13 +187,18 @@ def cancellations(
         .select_related("actor", "text_row__redacted_by")
     }
     said = defaultdict(list)
-    for statement in (
-        Statement.objects.visible_to(user)
-        .filter(batch__in=batches, about_cancellation=True)
-        .select_related("batch", "event__text_row__redacted_by")
-        .order_by("said_at", "id")
+    for event in (
+        Event.objects.visible_to(user)
+        .filter(
+            subject_type=SubjectType.BATCH,
+            action=Action.STATEMENT,
+            subject_ref__in=codes,
+            details__about_cancellation=True,
+        )
+        .select_related("text_row__redacted_by")
+        .order_by("occurred_at", "id")
     ):
-        said[statement.batch.code].append(statement_line(statement))
+        said[event.subject_ref].append(statement_line(event))
     lines = BatchMember.objects.visible_to(user).filter(
         batch__in=batches, end_reason=EndReason.CANCELLED
     )
@@ -174,6 +212,7 @@ def cancellations(
     rows = []
     for batch in batches:
         event = recorders.get(batch.code)
+        cancel = cancellation_of(batch, event)
         taken_off = by_batch[batch.pk]
         kinds = Counter(line.kind for line in taken_off)
         people = [line for line in taken_off if line.kind != "companion"]
@@ -181,10 +220,10 @@ def cancellations(
         # Crossed "later": on a day from the cancelled batch's planned day or from the day the
         # cancellation came, whichever was first (news may come early and people cross before
         # the old date; a cancellation may be recorded after the fact).
-        since = min(batch.planned_date, timezone.localdate(batch.cancelled_at))
+        since = min(batch.planned_date, timezone.localdate(cancel["cancelled_at"]))
         later = [day for day in later if day and day >= since]
         waiting = [line for line in people if (line.patient or line.returnee).status in QUEUED]
-        lead = (_local_midnight(batch.planned_date) - batch.cancelled_at).total_seconds() / 3600
+        lead = (_local_midnight(batch.planned_date) - cancel["cancelled_at"]).total_seconds()
         rescheduled = getattr(batch, "rescheduled_as", None)
         rows.append(
             CancellationRow(
@@ -192,12 +231,7 @@ def cancellations(
                 crossing=batch.crossing_id,
                 direction=batch.direction,
                 planned_date=batch.planned_date,
-                cancelled_at=batch.cancelled_at,
-                cancelled_from=batch.cancelled_from,
-                reason_code=batch.cancel_reason_code,
-                reason_text=_cancel_text(batch, event),
-                source=batch.cancel_source,
-                relayed_by=batch.cancel_relayed_by,
+                **cancel,
                 statements=said[batch.code],
                 recorded_by=event.actor.username if event and event.actor else "",
                 recorded_by_role=event.actor_role if event else "",
@@ -205,7 +239,7 @@ def cancellations(
                 patients=kinds["patient"],
                 companions=kinds["companion"],
                 returnees=kinds["returnee"],
-                lead_hours=round(lead, 1),
+                lead_hours=round(lead / 3600, 1),
                 rescheduled_as=rescheduled.code if rescheduled else "",
                 rescheduled_for=rescheduled.planned_date if rescheduled else None,
                 crossed_later=len(later),
@@ -217,25 +251,48 @@ def cancellations(
     return _sorted(rows, order)
 
 
-def _cancel_text(batch: Batch, event: Event | None) -> str:
-    redaction = event.redaction if event is not None else None
-    return redaction.sentence() if redaction is not None else batch.cancel_reason_text
+def cancellation_of(batch: Batch, event: Event | None) -> dict:
+    """What a cancellation was, as its chained event records it (the text, or where it was
+    redacted the redaction's sentence); the batch's copies only for a batch without one."""
+    if event is None:
+        return {
+            "cancelled_at": batch.cancelled_at,
+            "cancelled_from": batch.cancelled_from,
+            "reason_code": batch.cancel_reason_code,
+            "reason_text": batch.cancel_reason_text,
+            "source": batch.cancel_source,
+            "relayed_by": batch.cancel_relayed_by,
+        }
+    return {
+        "cancelled_at": event.occurred,
+        "cancelled_from": event.from_state,
+        "reason_code": event.reason_code,
+        "reason_text": event.text_shown,
+        "source": event.source,
+        "relayed_by": event.details.get("relayed_by", ""),
+    }
 
 
 def _local(moment: datetime) -> str:
     return formats.date_format(timezone.localtime(moment), "Y-m-d H:i")
 
 
-def statement_line(statement: Statement) -> str:
-    """One statement as one line of text, in the active language (pages and exports)."""
-    redaction = statement.event.redaction
+def _party(value: str) -> str:
+    return str(dict(InformationSource.choices).get(value, value))
+
+
+def statement_line(event: Event) -> str:
+    """One statement, as its chained event records it (`statement`: said when it occurred, by
+    its `source`, relayed by `details.relayed_by`, its text or the redaction's sentence), as one
+    line of text in the active language (pages and exports)."""
+    relayed = event.details.get("relayed_by", "")
     names = {
-        "when": _local(statement.said_at),
-        "who": statement.get_source_display(),
-        "relayed": statement.get_relayed_by_display(),
-        "text": redaction.sentence() if redaction is not None else statement.text,
+        "when": _local(event.occurred),
+        "who": _party(event.source),
+        "relayed": _party(relayed),
+        "text": event.text_shown,
     }
-    if statement.relayed_by:
+    if relayed:
         return gettext("%(when)s · %(who)s (relayed by %(relayed)s): %(text)s") % names
     return gettext("%(when)s · %(who)s: %(text)s") % names
 
@@ -479,8 +536,8 @@ class DayRow:
     turned_back: int = 0
     no_show: int = 0
     # People whose clearance the border authority refused, on the batches of that day and
-    # direction that were cleared (their lines ended "rejected"); not the companions who
-    # stayed behind with a refused patient.
+    # direction, whether the batch went ahead or was cancelled; not the companions who stayed
+    # behind with a refused patient (they were not refused).
     refused_at_vetting: int = 0
     agreed_returnees: int | None = None
 
@@ -542,10 +599,14 @@ def quota_vs_crossed(user, *, period: Period, crossing: str) -> list[DayRow]:
             setattr(row, f"{kind}_crossed", getattr(row, f"{kind}_crossed") + 1)
         elif outcome in (Outcome.HELD, Outcome.TURNED_BACK, Outcome.NO_SHOW):
             setattr(row, outcome, getattr(row, outcome) + 1)
+    # A refusal at vetting is the border authority's decision, a fact whether or not the batch
+    # went ahead: counted on every ended line whose clearance was rejected, whatever ended it
+    # (cleared without them, or the batch cancelled before or after clearing). An open line's
+    # decision may still be corrected until the batch is cleared.
     refused = (
         BatchMember.objects.visible_to(user)
         .filter(
-            end_reason=EndReason.REJECTED,
+            is_open=False,
             clearance=Clearance.REJECTED,
             batch__crossing=crossing,
             batch__planned_date__range=(period.start, period.end),

@@ -130,7 +130,10 @@ REPORTS = {
                 ("no_show", _("no show")),
                 (
                     "refused_at_vetting",
-                    _("refused at vetting (people whose clearance was rejected)"),
+                    _(
+                        "refused at vetting (people whose clearance was rejected, "
+                        "cancelled batches included)"
+                    ),
                 ),
             ),
             _daily,

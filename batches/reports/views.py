@@ -185,6 +185,8 @@ def batch_timeline(request, code: str):
             "batch": batch,
             "events": events,
             "lines": selectors.batch_manifest(request.user, batch),
+            # The cancellation as its chained event records it, not the batch's copies.
+            "cancellation": selectors.cancellation_of(batch, cancel),
             # Where the cancel text was redacted, the redaction's sentence.
             "cancel_text_redaction": redaction.sentence() if redaction is not None else "",
         },

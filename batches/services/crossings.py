@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 from casetracker.audit.models import Action, SubjectType
 from casetracker.audit.occurred import checked_occurred_at
 from casetracker.audit.services import record_event
+from casetracker.codes import is_code
+from casetracker.updates import apply_update
 
 from ..models import DEFAULT_CROSSING, Crossing, CrossingState, InformationSource
 from .common import too_long
@@ -43,7 +45,7 @@ def crossing_of(value: "Crossing | str | None", *, field: str = "crossing") -> C
 def code_problem(code: str) -> str | None:
     """What is wrong with a new crossing's code, if anything (it names the crossing in the API
     and in links: a slug)."""
-    if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", code) or len(code) > 20:
+    if not is_code(code, limit=Crossing._meta.get_field("code").max_length):
         return _("lower-case letters, digits and dashes, at most 20 (e.g. kerem-shalom)")
     if Crossing.objects.filter(code=code).exists():
         return _("a crossing with the code %(code)s already exists") % {"code": code}
@@ -163,18 +165,8 @@ def crossing_update(*, crossing: Crossing, actor, **changes) -> Crossing:
     _check_hours(errors, opens_at, closes_at)
     if errors:
         raise ValidationError(errors)
-    changed = sorted(name for name, value in changes.items() if getattr(crossing, name) != value)
-    if not changed:
-        return crossing
-    for name in changed:
-        setattr(crossing, name, changes[name])
-    crossing.save(update_fields=changed)
-    record_event(
-        subject_type=SubjectType.CROSSING,
-        subject_ref=crossing.code,
-        action=Action.UPDATE,
-        actor=actor,
-        details={"fields": changed, **_details(crossing)},
+    apply_update(
+        crossing, changes, actor=actor, subject_type=SubjectType.CROSSING, details=_details
     )
     return crossing
 

@@ -141,7 +141,7 @@ def batch_prepare(*, batch: Batch, actor, occurred_at: datetime | None = None) -
     states.check("prepare", batch)
     occurred_at = batch_occurred_at(batch, occurred_at)
     lines = list(open_lines(batch))
-    problems = prepare_problems(batch, lines)
+    problems = prepare_problems(batch, lines, occurred_at=occurred_at)
     if problems:
         raise TransitionRefused(problems)
     return _move(

@@ -6,7 +6,7 @@ The per-patient checks of an exit batch live in one function,
 `prepare` would accept, and a patient it skips is skipped for the reason `prepare` would give."""
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from patients.eligibility import Check, Finding, exit_patient_findings
 from patients.models import Patient, Referral
 
-from ..models import Batch, BatchMember, Clearance, Direction
+from ..models import Batch, BatchMember, Clearance, Crossing, Direction
 from .quotas import places_left
 
 # What `prepare` says for each readiness item, in the order it says it.
@@ -92,10 +92,26 @@ def _exit_problems(batch: Batch, lines: list[BatchMember]) -> tuple[list[str], i
     return problems, len(patients), sum(len(c) for c in companions.values())
 
 
-def prepare_problems(batch: Batch, lines: list[BatchMember]) -> list[str]:
-    """Everything that stops a draft from becoming a prepared batch, a closed crossing first."""
+def closed_crossing_problem(crossing: Crossing, occurred_at: datetime | None) -> str | None:
+    """The closure that stops a batch being prepared at `occurred_at` (None: now), if any. The
+    crossing's state is known from when it began (`state_since`): a step recorded late that
+    occurred before the current state began is not judged by it, and is allowed (the state it
+    had then is not what the crossing row holds)."""
+    if not crossing.is_closed:
+        return None
+    if occurred_at is not None and occurred_at < crossing.state_since:
+        return None
+    return crossing.state_sentence()
+
+
+def prepare_problems(
+    batch: Batch, lines: list[BatchMember], *, occurred_at: datetime | None = None
+) -> list[str]:
+    """Everything that stops a draft from becoming a prepared batch at `occurred_at` (None:
+    now), a closed crossing first."""
     crossing = batch.crossing
-    closed = [crossing.state_sentence()] if crossing.is_closed else []
+    closure = closed_crossing_problem(crossing, occurred_at)
+    closed = [closure] if closure else []
     if batch.direction == Direction.EXIT:
         problems, people, companions = _exit_problems(batch, lines)
     else:

@@ -1,6 +1,5 @@
 """Writes on accounts: creating a user with a role, their language; facilities."""
 
-import re
 import unicodedata
 
 from django.conf import settings
@@ -12,6 +11,8 @@ from django.utils.translation import gettext as _
 
 from casetracker.audit.models import Action, SubjectType
 from casetracker.audit.services import record_event
+from casetracker.codes import is_code
+from casetracker.updates import apply_update
 
 from .models import Facility, FacilityKind, Governorate, User
 from .passwords import PASSWORD_MAX_LENGTH
@@ -74,7 +75,6 @@ def user_set_language(*, user: User, language: str) -> User:
 
 # --- Facilities ---------------------------------------------------------------------------
 
-FACILITY_CODE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # Arabic and Persian names use the zero-width non-joiner and joiner; no other format character.
 JOINERS = "\u200c\u200d"
 # What `facility_update` may change. The code never changes: accounts, scripts and the API
@@ -113,7 +113,7 @@ def facility_problems(**fields) -> dict[str, str]:
     if "code" in fields:
         code = fields["code"].strip() if isinstance(fields["code"], str) else ""
         limit = Facility._meta.get_field("code").max_length
-        if not FACILITY_CODE.fullmatch(code) or len(code) > limit:
+        if not is_code(code, limit=limit):
             errors["code"] = _(
                 "lower-case letters, digits and dashes, at most %(limit)d (e.g. al-amal)"
             ) % {"limit": limit}
@@ -193,18 +193,12 @@ def facility_update(*, facility: Facility, actor, **changes) -> Facility:
         if field in changes:
             changes[field] = _name({}, field, changes[field])
     facility = Facility.objects.select_for_update().get(pk=facility.pk)
-    changed = sorted(name for name, value in changes.items() if getattr(facility, name) != value)
-    if not changed:
-        return facility
-    for name in changed:
-        setattr(facility, name, changes[name])
-    facility.save(update_fields=changed)
-    record_event(
-        subject_type=SubjectType.FACILITY,
-        subject_ref=facility.code,
-        action=Action.UPDATE,
+    apply_update(
+        facility,
+        changes,
         actor=actor,
+        subject_type=SubjectType.FACILITY,
+        details=_facility_details,
         subject_facility_id=facility.pk,
-        details={"fields": changed, **_facility_details(facility)},
     )
     return facility

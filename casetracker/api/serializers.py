@@ -13,7 +13,7 @@ from casetracker.notifications.audiences import event_type
 from casetracker.notifications.messages import render_event_message
 from casetracker.notifications.models import Notification
 
-from .fields import StrictModelSerializer
+from .fields import StrictModelSerializer, TextField
 
 
 class ApiTokenSerializer(AuthTokenSerializer):
@@ -107,7 +107,8 @@ class RedactionSerializer(serializers.ModelSerializer):
 
 
 class RedactRequestSerializer(serializers.Serializer):
-    reason = serializers.CharField(
+    # A JSON string, as every free text: a number is refused, not recorded as its digits.
+    reason = TextField(
         max_length=500,
         help_text="why the text is redacted (e.g. names a patient), without repeating it",
     )

@@ -1,7 +1,9 @@
+from datetime import date, datetime, time, timedelta
+
 import django_filters
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -13,7 +15,7 @@ from casetracker.accounts.models import Facility
 from casetracker.accounts.permissions import RolePermission
 from casetracker.accounts.services import facility_create, facility_update
 from casetracker.accounts.sessions import issue_api_token
-from casetracker.audit.models import Action, Event, SubjectType
+from casetracker.audit.models import Action, Event, SubjectType, occurred_between
 from casetracker.audit.redaction import text_redact
 from casetracker.errors import TransitionRefused
 from casetracker.notifications.models import (
@@ -113,24 +115,34 @@ class EventFilter(django_filters.FilterSet):
         method="filter_occurred", label="last day it occurred (local date)"
     )
     recorded_from = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__gte", label="first day it was recorded"
+        method="filter_recorded", label="first day it was recorded (local date)"
     )
     recorded_to = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__lte", label="last day it was recorded"
+        method="filter_recorded", label="last day it was recorded (local date)"
     )
 
     class Meta:
         model = Event
         fields = ["subject_type", "subject", "batch", "action", "reason", "source"]
 
+    # A local day is a range of the datetime columns, from its midnight to the next one, which
+    # their indexes serve; a `__date` lookup would compare an expression (the column converted
+    # to the local time zone, then cast to a date) that no index covers, row by row.
     def filter_occurred(self, queryset, name, value):
-        lookup = "date__gte" if name == "date_from" else "date__lte"
-        # `occurred_at`, or `created_at` for the events recorded before it existed (NULL): two
-        # indexed columns rather than one expression no index covers.
-        return queryset.filter(
-            Q(**{f"occurred_at__{lookup}": value})
-            | Q(occurred_at__isnull=True, **{f"created_at__{lookup}": value})
-        )
+        # `occurred_at`, or `created_at` for the events recorded before it existed (NULL).
+        if name == "date_from":
+            return queryset.filter(occurred_between(start=_midnight(value)))
+        return queryset.filter(occurred_between(end=_midnight(value + timedelta(days=1))))
+
+    def filter_recorded(self, queryset, name, value):
+        if name == "recorded_from":
+            return queryset.filter(created_at__gte=_midnight(value))
+        return queryset.filter(created_at__lt=_midnight(value + timedelta(days=1)))
+
+
+def _midnight(day: date) -> datetime:
+    """The start of a local day (`TIME_ZONE`)."""
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 class EventViewSet(viewsets.ReadOnlyModelViewSet):
@@ -202,7 +214,10 @@ class NotificationViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Notification.objects.none()
-        qs = Notification.objects.visible_to(self.request.user).select_related("event", "recipient")
+        # The subject renders the event's text, or who redacted it: read with the event.
+        qs = Notification.objects.visible_to(self.request.user).select_related(
+            "event__text_row__redacted_by", "recipient"
+        )
         if self.action in ("read", "read_all", "unread_count"):
             qs = qs.filter(recipient=self.request.user)
         return qs

@@ -96,10 +96,10 @@ class Event(models.Model):
     created_at = models.DateTimeField(
         default=timezone.now, db_index=True, verbose_name=_("created at")
     )
+    # Indexed in `Meta.indexes` (built concurrently by audit/0008: see there).
     occurred_at = models.DateTimeField(
         null=True,
         blank=True,
-        db_index=True,
         help_text="when it happened, as the user stated it (default: when it was recorded); "
         "empty on events recorded before this field existed, which occurred when recorded",
         verbose_name=_("occurred at"),
@@ -182,7 +182,10 @@ class Event(models.Model):
         verbose_name = _("event")
         verbose_name_plural = _("events")
         ordering = ["id"]
-        indexes = [models.Index(fields=["subject_type", "subject_ref"])]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_ref"]),
+            models.Index(fields=["occurred_at"], name="audit_event_occurred_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(subject_type__in=SubjectType.values), name="event_subject_type_valid"
@@ -256,6 +259,22 @@ class Event(models.Model):
 # before `occurred_at` existed (NULL there).
 OCCURRED = Coalesce("occurred_at", "created_at")
 
+
+def occurred_between(start: datetime | None = None, end: datetime | None = None) -> Q:
+    """Events that occurred from `start` (included) to `end` (excluded; either may be None),
+    as a condition the indexes of `occurred_at` and `created_at` serve: filtering on `OCCURRED`
+    (or on a `__date` of either column) compares an expression no index covers, and reads the
+    whole table."""
+    stated, older = Q(occurred_at__isnull=False), Q(occurred_at__isnull=True)
+    if start is not None:
+        stated &= Q(occurred_at__gte=start)
+        older &= Q(created_at__gte=start)
+    if end is not None:
+        stated &= Q(occurred_at__lt=end)
+        older &= Q(created_at__lt=end)
+    return stated | older
+
+
 # The gap from which an event counts as recorded after the fact (pages show minutes).
 RECORDED_LATE = timedelta(minutes=1)
 
@@ -314,10 +333,21 @@ class EventText(models.Model):
         verbose_name_plural = _("event texts")
         constraints = [
             max_length_check("text", TEXT_MAX_LENGTH, name="eventtext_text_length"),
-            # Redacted: blank, with who and when; otherwise neither.
+            # Redacted: blank, with who, when and the `redact` event that recorded it (which
+            # `verify_audit_log` checks, and the trigger of audit/0010 on PostgreSQL);
+            # otherwise none of them.
             models.CheckConstraint(
-                condition=Q(redacted_at__isnull=True, redacted_by__isnull=True)
-                | Q(redacted_at__isnull=False, text=""),
+                condition=Q(
+                    redacted_at__isnull=True,
+                    redacted_by__isnull=True,
+                    redaction_event__isnull=True,
+                )
+                | Q(
+                    redacted_at__isnull=False,
+                    redacted_by__isnull=False,
+                    redaction_event__isnull=False,
+                    text="",
+                ),
                 name="eventtext_redacted_is_blank",
             ),
         ]

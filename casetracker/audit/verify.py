@@ -1,12 +1,13 @@
 """Walking the audit hash chain: each event must carry the hash of the one before it, and its own
 hash must match its content. The texts kept beside the events are checked too: each one not
-redacted must still match the keyed hash its event chained."""
+redacted must still match the keyed hash its event chained, and each one redacted must point to
+the chained `redact` event that recorded it (who, when, why), which must name it."""
 
 from dataclasses import dataclass
 
 from casetracker.crypto import audit_text_matches
 
-from .models import GENESIS_HASH, ChainHead, Event, EventText
+from .models import GENESIS_HASH, Action, ChainHead, Event, EventText
 from .services import event_hash
 
 
@@ -30,16 +31,55 @@ def _kept(event: Event) -> EventText | None:
 
 def _text_problem(event: Event) -> str:
     """What is wrong with the text kept beside `event`, if anything. A redacted text is blank
-    and proves nothing: its digest stays in the chain, checked with the event."""
+    and proves nothing: its digest stays in the chain, checked with the event; what proves the
+    redaction is its own event, chained (`_redaction_problem`)."""
     kept = _kept(event)
     if not event.text_digest:
         return "has a text beside it but no digest in the chain (a text was added)" if kept else ""
     if kept is None:
         return "its text is missing (a text was removed)"
     if kept.is_redacted:
-        return "" if kept.text == "" else "its text is marked redacted but is not blank"
+        if kept.text != "":
+            return "its text is marked redacted but is not blank"
+        return _redaction_problem(event, kept)
+    if kept.redaction_event_id is not None or kept.redacted_by_id is not None:
+        return "its text is not redacted but names a redaction"
     if not audit_text_matches(kept.text, salt=event.prev_hash, digest=event.text_digest):
         return "its text differs from the digest in the chain (altered)"
+    return ""
+
+
+def _redaction_problem(event: Event, kept: EventText) -> str:
+    """A text marked redacted must point to the `redact` event that recorded it: an event of
+    the chain naming this one, whose time, author and reason are the ones kept beside the
+    text. Blanking a text in the database, with any date, is otherwise indistinguishable from
+    a redaction."""
+    redaction = kept.redaction_event
+    if redaction is None:
+        return "its text was blanked without a redaction event (not redacted by the application)"
+    if redaction.action != Action.REDACT or redaction.details.get("event") != event.pk:
+        return f"its text names event {redaction.pk} as its redaction, which did not redact it"
+    if (redaction.created_at, redaction.actor_id) != (kept.redacted_at, kept.redacted_by_id):
+        return f"its redaction's time or author differ from those of redaction event {redaction.pk}"
+    if kept.redaction_reason != redaction.reason_text:
+        return f"its redaction's reason differs from the text of redaction event {redaction.pk}"
+    return ""
+
+
+def _redact_problem(event: Event) -> str:
+    """A `redact` event must have redacted the text it names: a text put back after its
+    redaction no longer points to it."""
+    if event.action != Action.REDACT:
+        return ""
+    try:
+        redacted = event.redacted_text
+    except EventText.DoesNotExist:
+        redacted = None
+    if redacted is None or redacted.event_id != event.details.get("event"):
+        return (
+            f"it records redacting the text of event {event.details.get('event')}, "
+            "which is not redacted by it (a redacted text was put back)"
+        )
     return ""
 
 
@@ -48,7 +88,9 @@ def verify_chain() -> ChainReport:
     chunks, each event with the text kept beside it."""
     previous = GENESIS_HASH
     checked = 0
-    events = Event.objects.select_related("text_row").order_by("id")
+    events = Event.objects.select_related(
+        "text_row__redaction_event__text_row", "redacted_text"
+    ).order_by("id")
     for event in events.iterator(chunk_size=2000):
         if event.prev_hash != previous:
             return ChainReport(
@@ -56,7 +98,7 @@ def verify_chain() -> ChainReport:
             )
         if event_hash(event) != event.hash:
             return ChainReport(checked, event.pk, "content differs from its hash (altered)")
-        if problem := _text_problem(event):
+        if problem := _text_problem(event) or _redact_problem(event):
             return ChainReport(checked, event.pk, problem)
         previous = event.hash
         checked += 1

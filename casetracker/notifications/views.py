@@ -23,7 +23,8 @@ PAGE_SIZE = 25
 def inbox(request):
     rows = (
         Notification.objects.filter(recipient=request.user, channel=NotificationChannel.INBOX)
-        .select_related("event")
+        # Each message shows its event's text, or who redacted it: read with the event.
+        .select_related("event__text_row__redacted_by")
         .order_by("-created_at", "-id")
     )
     if request.GET.get("unread") == "1":

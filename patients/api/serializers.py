@@ -58,6 +58,16 @@ def _patient_field(**kwargs):
     )
 
 
+# When a registration happened (`registered_at`, the place in the queue): see
+# `patients.occurred.registration_occurred_at`.
+REGISTERED_AT_HELP = (
+    "when the person registered, if not just now: ISO 8601, such as "
+    "2026-02-06T07:40:00+02:00 (without an offset: the deployment's time zone). Default: "
+    "now; it is the place in the queue. Refused in the future (beyond 5 minutes of clock "
+    "difference) and more than REGISTRATION_BACKDATE_DAYS (default 7) days ago"
+)
+
+
 class PatientSerializer(ShownNationalId, StrictModelSerializer):
     facility = _facility_field()
 
@@ -77,7 +87,7 @@ class PatientRegisterSerializer(PatientSerializer):
     """A registration: the case's fields, and when the person registered if not just now (the
     case's `registered_at`, its place in the queue)."""
 
-    occurred_at = OccurredAtField(follows=None, write_only=True)
+    occurred_at = OccurredAtField(follows=None, write_only=True, help_text=REGISTERED_AT_HELP)
 
     class Meta(PatientSerializer.Meta):
         fields = [*PatientSerializer.Meta.fields, "occurred_at"]
@@ -91,7 +101,8 @@ class PatientStatusSerializer(serializers.Serializer):
         help_text="when the patient died or withdrew, if not just now: ISO 8601, such as "
         "2026-02-06T07:40:00+02:00 (without an offset: the deployment's time zone). Default: "
         "now. Refused in the future (beyond 5 minutes of clock difference) and before the "
-        "patient's registration",
+        "latest step of the patient's record: their registration, a clearance decision about "
+        "them, or the batch step that sent them back to the queue",
     )
 
 
@@ -170,7 +181,7 @@ class ReadinessStateSerializer(serializers.Serializer):
 
 class ReturneeSerializer(ShownNationalId, StrictModelSerializer):
     # On registration: when the person registered, if not just now (`registered_at`).
-    occurred_at = OccurredAtField(follows=None, write_only=True)
+    occurred_at = OccurredAtField(follows=None, write_only=True, help_text=REGISTERED_AT_HELP)
 
     class Meta:
         model = Returnee
@@ -180,7 +191,10 @@ class ReturneeSerializer(ShownNationalId, StrictModelSerializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason_text = TextField(max_length=2000, required=False, allow_blank=True)
-    occurred_at = OccurredAtField(follows="the returnee's registration")
+    occurred_at = OccurredAtField(
+        follows="the latest step of the returnee's record (their registration, a clearance "
+        "decision about them, or the batch step that sent them back to the queue)"
+    )
 
 
 class PatientSearchSerializer(serializers.Serializer):

@@ -227,6 +227,7 @@ def returnee_queue(request):
             else None,
             "age": r.age_on(today),
             "waiting_days": (today - timezone.localdate(r.registered_at)).days,
+            "registered_late": selectors.registered_late(r),
         }
         for i, r in enumerate(returnees)
     ]

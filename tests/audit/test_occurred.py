@@ -11,6 +11,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from casetracker.audit.models import ChainHead, Event
@@ -250,3 +251,27 @@ def test_events_api_date_filters_read_when_it_occurred(api, auditor, coordinator
     # When it was recorded: today, for the late one too.
     assert ids(recorded_from=today.isoformat()) == {late.pk, live.pk}
     assert ids(recorded_to=three_days_ago) == {old.pk}
+
+
+def test_events_api_date_filters_are_ranges_the_indexes_serve(api, auditor, coordinator):
+    """A local day is a range of the datetime columns (their indexes serve it), never the
+    column cast to a date row by row; the day's first and last moments are in it."""
+    day = timezone.localdate() - dt.timedelta(days=2)
+    midnight = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    next_midnight = timezone.make_aware(
+        dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min)
+    )
+    tick = dt.timedelta(microseconds=1)
+    _event(coordinator, occurred_at=midnight - tick)
+    first = _event(coordinator, occurred_at=midnight)
+    last = _event(coordinator, occurred_at=next_midnight - tick)
+    _event(coordinator, occurred_at=next_midnight)
+    params = {"date_from": day.isoformat(), "date_to": day.isoformat()}
+    params |= {"recorded_from": timezone.localdate().isoformat()}
+    params |= {"recorded_to": timezone.localdate().isoformat()}
+    with CaptureQueriesContext(connection) as queries:
+        response = api(auditor).get(EVENTS, params)
+    assert {row["id"] for row in response.json()["results"]} == {first.pk, last.pk}
+    [sql] = [q["sql"] for q in queries if 'FROM "audit_event"' in q["sql"]]
+    assert '"audit_event"."occurred_at" >=' in sql and '"audit_event"."created_at" <' in sql
+    assert "cast_date" not in sql and "::date" not in sql  # SQLite's and PostgreSQL's casts

@@ -11,6 +11,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import formats, timezone
 
@@ -396,6 +397,90 @@ def test_verify_finds_a_changed_digest(noted):
         _verify()
 
 
+def _raw_unchecked(sql: str, params: list) -> None:
+    """As `_raw`, with the check constraints of the kept texts off too (PostgreSQL: dropped,
+    rolled back with the test; SQLite: ignored for this statement)."""
+    if connection.vendor == "postgresql":
+        _raw("ALTER TABLE audit_eventtext DROP CONSTRAINT eventtext_redacted_is_blank", [])
+        _raw(sql, params)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA ignore_check_constraints = ON")
+        try:
+            cursor.execute(sql, params)
+        finally:
+            cursor.execute("PRAGMA ignore_check_constraints = OFF")
+
+
+def test_verify_finds_a_text_blanked_in_the_database(noted):
+    """Blanked with a date, as a redaction looks, but no redaction event records it."""
+    _raw_unchecked(
+        "UPDATE audit_eventtext SET text = '', redacted_at = CURRENT_TIMESTAMP WHERE event_id = %s",
+        [noted.pk],
+    )
+    with pytest.raises(CommandError, match=f"event {noted.pk}: its text was blanked without"):
+        _verify()
+
+
+def test_verify_finds_a_redaction_naming_an_event_that_did_not_redact_it(
+    noted, submitted, admin_user
+):
+    other = Event.objects.get(subject_ref=submitted.code, action="submit")
+    _raw(
+        "UPDATE audit_eventtext SET text = '', redacted_at = %s, redacted_by_id = %s, "
+        "redaction_event_id = %s WHERE event_id = %s",
+        [other.created_at, admin_user.pk, other.pk, noted.pk],
+    )
+    with pytest.raises(CommandError, match=f"names event {other.pk} as its redaction, which did"):
+        _verify()
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "problem"),
+    [
+        ("redacted_at", dt.datetime(2026, 2, 8, tzinfo=dt.UTC), "time or author differ"),
+        ("redacted_by_id", "coordinator", "time or author differ"),
+        ("redaction_reason", "a reason typed in later", "reason differs from the text"),
+    ],
+)
+def test_verify_finds_a_redaction_altered_after_the_fact(
+    noted, admin_user, coordinator, column, value, problem
+):
+    kept = text_redact(text_id=noted.pk, actor=admin_user, reason=WHY)
+    value = coordinator.pk if value == "coordinator" else value
+    sql = f"UPDATE audit_eventtext SET {column} = %s WHERE event_id = %s"  # noqa: S608
+    _raw(sql, [value, noted.pk])
+    with pytest.raises(
+        CommandError, match=f"event {noted.pk}: its redaction's .*event {kept.redaction_event_id}"
+    ) as info:
+        _verify()
+    assert problem in str(info.value)
+
+
+def test_verify_finds_a_redacted_text_put_back(noted, admin_user):
+    kept = text_redact(text_id=noted.pk, actor=admin_user, reason=WHY)
+    _raw(
+        "UPDATE audit_eventtext SET text = %s, redacted_at = NULL, redacted_by_id = NULL, "
+        "redaction_event_id = NULL, redaction_reason = '' WHERE event_id = %s",
+        [NAMED, noted.pk],
+    )
+    with pytest.raises(
+        CommandError,
+        match=f"event {kept.redaction_event_id}: it records redacting the text of event "
+        f"{noted.pk}, which is not redacted by it",
+    ):
+        _verify()
+
+
+def test_database_requires_the_redaction_event_with_a_redaction(noted, admin_user):
+    """The check constraint, on SQLite too: who, when and the redaction event, or none."""
+    with pytest.raises(DatabaseError), transaction.atomic():
+        EventText.objects.filter(pk=noted.pk).update(
+            text="", redacted_at=timezone.now(), redacted_by=admin_user
+        )
+    assert EventText.objects.get(pk=noted.pk).text == NAMED
+
+
 def test_verify_with_another_key_finds_every_text_altered(noted, settings):
     settings.AUDIT_TEXT_KEY = "Vb3d1Xk9Qw2Ea7Rt5Yu8Io0Pa4Sd6Fg8Hj1Kl3Zx5Cv="
     with pytest.raises(CommandError, match="its text differs from the digest"):
@@ -423,6 +508,27 @@ def test_database_refuses_to_change_a_text_but_to_redact_it(require_postgres, no
         connection.cursor() as cursor,
     ):
         cursor.execute(sql, [noted.pk])
+    assert EventText.objects.get(pk=noted.pk).text == NAMED
+
+
+@pytest.mark.parametrize("with_event", [False, True])
+def test_database_refuses_a_text_blanked_without_its_redaction_event(
+    require_postgres, noted, submitted, admin_user, with_event
+):
+    """Blanked with who and when, but no `redact` event naming it (none, or another event):
+    the trigger refuses it, where the check constraint alone would let the second through."""
+    other = Event.objects.get(subject_ref=submitted.code, action="submit")
+    sql = "UPDATE audit_eventtext SET text = '', redacted_at = %s, redacted_by_id = %s"
+    params = [other.created_at, admin_user.pk]
+    if with_event:
+        sql += ", redaction_event_id = %s"
+        params.append(other.pk)
+    with (
+        pytest.raises(DatabaseError, match="with the redact event that records it"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(f"{sql} WHERE event_id = %s", [*params, noted.pk])
     assert EventText.objects.get(pk=noted.pk).text == NAMED
 
 
@@ -568,3 +674,97 @@ def test_staff_email_delivered_after_a_redaction_shows_the_redaction(
     row = Notification.objects.filter(event=cancel_event, channel="email").first()
     message = render_event_message(row.event, "en")
     assert "Ahmad" not in message.body and "[text redacted on" in message.body
+
+
+def test_batch_and_member_api_say_who_redacted_a_blank_text(
+    api, noted, cancel_event, submitted, admin_user, auditor
+):
+    """A blank with an explanation, as the events API gives it: `cancel_reason_redaction` and
+    `clearance_note_redaction` (null where nothing was redacted)."""
+    client = api(auditor)
+    batch = client.get(f"/api/v1/batches/{submitted.code}/").json()
+    assert (batch["cancel_reason_text"], batch["cancel_reason_redaction"]) == (
+        f"Cancelled: {NAMED}",
+        None,
+    )
+    text_redact(text_id=cancel_event.pk, actor=admin_user, reason=WHY)
+    text_redact(text_id=noted.pk, actor=admin_user, reason="names the uncle")
+    note = EventText.objects.get(pk=noted.pk)
+    cancel = EventText.objects.get(pk=cancel_event.pk)
+
+    def redaction(kept: EventText, reason: str) -> dict:
+        return {
+            "redacted_at": kept.redacted_at,
+            "redacted_by": "admin",
+            "reason": reason,
+            "event": kept.redaction_event_id,
+        }
+
+    def read(body: dict | None) -> dict | None:
+        if body is None:
+            return None
+        return {**body, "redacted_at": dt.datetime.fromisoformat(body["redacted_at"])}
+
+    for body in (
+        client.get(f"/api/v1/batches/{submitted.code}/").json(),
+        *client.get("/api/v1/batches/", {"status": "cancelled"}).json()["results"],
+    ):
+        assert body["cancel_reason_text"] == ""
+        assert read(body["cancel_reason_redaction"]) == redaction(cancel, WHY)
+    lines = client.get(f"/api/v1/batches/{submitted.code}/members/").json()["results"]
+    by_kind = {line["kind"]: line for line in lines}
+    assert by_kind["companion"]["clearance_note"] == ""
+    assert read(by_kind["companion"]["clearance_note_redaction"]) == redaction(
+        note, "names the uncle"
+    )
+    assert by_kind["patient"]["clearance_note_redaction"] is None
+    line = by_kind["companion"]["id"]
+    one = client.get(f"/api/v1/batches/{submitted.code}/members/{line}/").json()
+    assert read(one["clearance_note_redaction"]) == redaction(note, "names the uncle")
+
+
+@pytest.mark.parametrize("reason", [123, ["names a patient"], {"why": "x"}, True])
+def test_redact_api_takes_the_reason_as_a_string_only(api, noted, admin_user, reason):
+    response = api(admin_user).post(
+        f"/api/v1/events/{noted.pk}/redact/", {"reason": reason}, format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"reason"}
+    assert EventText.objects.get(pk=noted.pk).text == NAMED
+
+
+def test_notifications_api_and_inbox_read_the_texts_with_their_events(
+    client, api, submitted, coordinator, admin_user
+):
+    """One query for the texts of a page, not one per notification (each message shows its
+    event's text, or who redacted it)."""
+
+    def cancel_one() -> None:
+        batch = batch_create(
+            actor=coordinator,
+            direction="exit",
+            planned_date=timezone.localdate(),
+            staging_facility=submitted.staging_facility,
+        )
+        batch_cancel(batch=batch, actor=coordinator, reason_code="weather", reason_text=NAMED,
+                     source="who")  # fmt: skip
+        event = Event.objects.get(subject_ref=batch.code, action="cancel")
+        text_redact(text_id=event.pk, actor=admin_user, reason=WHY)
+
+    def count() -> tuple[int, int, int]:
+        fresh = type(coordinator).objects.get(pk=coordinator.pk)
+        with CaptureQueriesContext(connection) as listed:
+            rows = api(fresh).get("/api/v1/notifications/", {"mine": "true"}).json()["results"]
+        client.force_login(fresh)
+        with CaptureQueriesContext(connection) as inbox:
+            page = client.get(reverse("notifications:inbox")).content.decode()
+        assert "[text redacted on" in page and "Ahmad" not in page
+        return len(rows), len(listed), len(inbox)
+
+    cancel_one()
+    rows, listed, inbox = count()
+    for _ in range(3):
+        cancel_one()
+    more_rows, more_listed, more_inbox = count()
+    assert more_rows > rows
+    assert (more_listed, more_inbox) == (listed, inbox)

@@ -20,7 +20,14 @@ from batches.services.quotas import places_left_on
 from casetracker.audit.models import Event
 from tests import factories
 from tests.html_forms import read_form
-from tests.service_helpers import assert_event, events_since, mark, refused, the_event_since
+from tests.service_helpers import (
+    assert_event,
+    events_since,
+    mark,
+    notifications_since,
+    refused,
+    the_event_since,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -262,6 +269,59 @@ def test_batch_prepare_refused_at_a_closed_crossing_with_the_reason(ksh_draft, c
     # Open again, the same batch is prepared.
     crossing_set_state(crossing=ksh_draft.crossing, state="open", actor=coordinator)
     assert batch_prepare(batch=ksh_draft, actor=coordinator).status == "prepared"
+
+
+@pytest.fixture
+def ksh_draft_yesterday(kerem_shalom, coordinator, facility, ready_patient, today):
+    """A draft at Kerem Shalom for today, opened yesterday at 08:00 (recorded now)."""
+    factories.QuotaFactory(crossing=kerem_shalom, date=today, agreed_patients=5)
+    yesterday = today - dt.timedelta(days=1)
+    batch = batch_create(
+        actor=coordinator,
+        crossing=kerem_shalom,
+        direction="exit",
+        planned_date=today,
+        staging_facility=facility,
+        occurred_at=timezone.make_aware(dt.datetime.combine(yesterday, dt.time(8))),
+    )
+    batch_add_patient(batch=batch, patient=ready_patient(), actor=coordinator)
+    return batch, yesterday
+
+
+def test_batch_prepare_recorded_late_is_judged_by_the_state_it_occurred_in(
+    ksh_draft_yesterday, coordinator
+):
+    """Prepared yesterday at noon while the crossing was open; it closed an hour ago: the
+    closure began after the preparation and does not refuse it."""
+    batch, yesterday = ksh_draft_yesterday
+    _close(batch.crossing, coordinator, occurred_at=timezone.now() - dt.timedelta(hours=1))
+    noon = timezone.make_aware(dt.datetime.combine(yesterday, dt.time(12)))
+    since = mark()
+    batch = batch_prepare(batch=batch, actor=coordinator, occurred_at=noon)
+    assert batch.status == "prepared"
+    event = the_event_since(since)
+    assert_event(event, action="prepare", from_state="draft", occurred_at=noon)
+    # Notified as any preparation.
+    assert {n.event_id for n in notifications_since(since)} == {event.pk}
+
+
+def test_batch_prepare_recorded_late_after_the_closure_began_is_refused(
+    ksh_draft_yesterday, coordinator
+):
+    batch, yesterday = ksh_draft_yesterday
+    closed_at = timezone.make_aware(dt.datetime.combine(yesterday, dt.time(10)))
+    _close(batch.crossing, coordinator, occurred_at=closed_at)
+    since = mark()
+    for when in (closed_at, closed_at + dt.timedelta(hours=2)):
+        with refused(match="^Kerem Shalom is closed since") as info:
+            batch_prepare(batch=batch, actor=coordinator, occurred_at=when)
+        assert len(info.value.problems) == 1
+    # Before the closure began: allowed.
+    batch = batch_prepare(
+        batch=batch, actor=coordinator, occurred_at=closed_at - dt.timedelta(minutes=1)
+    )
+    assert batch.status == "prepared"
+    assert [e.action for e in events_since(since)] == ["prepare"]
 
 
 def test_batch_prepare_refusal_in_arabic(ksh_draft, coordinator):

@@ -425,7 +425,7 @@ def test_daily_api_counts_people_refused_at_vetting_per_day_and_direction(
         batch_add_returnee(batch=homecoming, returnee=returnee, actor=coordinator)
     first = homecoming.members.order_by("id").first()
     batch_clear(batch=_vetted(homecoming, coordinator, {first.pk}), actor=coordinator)
-    # Refused on a list that was then cancelled before clearing: nobody was left behind by it.
+    # Refused on a list that was then cancelled before clearing: a refusal all the same.
     called_off = exit_batch(coordinator, facility, [ready_patient()])
     called_off = _vetted(
         called_off, coordinator, set(called_off.members.values_list("pk", flat=True))
@@ -433,20 +433,28 @@ def test_daily_api_counts_people_refused_at_vetting_per_day_and_direction(
     batch_cancel(
         batch=called_off, actor=coordinator, reason_code="security", reason_text="x", source="who"
     )
+    # Refused on a list still being vetted: the decision may be corrected until it is cleared.
+    vetting = exit_batch(coordinator, facility, [ready_patient()])
+    _vetted(vetting, coordinator, set(vetting.members.values_list("pk", flat=True)))
 
     params = {"date_from": today.isoformat(), "date_to": today.isoformat()}
     rows = api(auditor).get(report_url("daily"), params).json()["results"]
 
-    assert [(r["direction"], r["refused_at_vetting"]) for r in rows] == [("exit", 2), ("return", 1)]
+    assert [(r["direction"], r["refused_at_vetting"]) for r in rows] == [("exit", 3), ("return", 1)]
     csv_rows = file_rows(
         api(auditor).get(report_url("daily"), {**params, "download": "csv"}).content, "csv"
     )
     header = csv_rows[0]
-    column = header.index("refused at vetting (people whose clearance was rejected)")
-    assert [row[column] for row in csv_rows[1:]] == ["2", "1"]
+    column = header.index(
+        "refused at vetting (people whose clearance was rejected, cancelled batches included)"
+    )
+    assert [row[column] for row in csv_rows[1:]] == ["3", "1"]
     client.force_login(auditor)
     page = client.get(reverse("reports:report", args=["daily"]), params).content.decode()
-    assert "Refused at vetting (people whose clearance was rejected)" in page
+    assert (
+        "Refused at vetting (people whose clearance was rejected, cancelled batches included)"
+        in page
+    )
 
 
 def test_daily_report_words_return_days_as_returnees(api, client, auditor, quota, today):

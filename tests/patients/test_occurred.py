@@ -12,11 +12,15 @@ from django.utils import timezone
 from batches.reports.selectors import Period, deaths_while_waiting, patient_journey
 from batches.services import (
     batch_add_patient,
+    batch_add_returnee,
+    batch_cancel,
     batch_clear,
     batch_create,
     batch_cross,
     batch_depart,
     batch_prepare,
+    batch_record_clearance,
+    batch_remove_member,
     batch_submit,
 )
 from batches.services.clearance import batch_record_clearances, pending_decisions
@@ -34,7 +38,14 @@ from patients.services import (
 from tests import factories
 from tests.api_helpers import patient_body
 from tests.html_forms import read_form
-from tests.service_helpers import REGISTERED, assert_event, mark, refused, the_event_since
+from tests.service_helpers import (
+    REGISTERED,
+    assert_event,
+    mark,
+    notifications_since,
+    refused,
+    the_event_since,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +96,7 @@ def waiting(facility):
 
 
 def test_patient_register_takes_when_the_person_registered(facility, coordinator):
-    registered = ago(days=9)
+    registered = ago(days=6)
     since = mark()
     patient = patient_register(actor=coordinator, occurred_at=registered, **patient_data(facility))
     assert Patient.objects.get(pk=patient.pk).registered_at == registered
@@ -111,6 +122,57 @@ def test_patient_register_refuses_a_time_in_the_future(facility, coordinator):
             **patient_data(facility),
         )
     assert list(info.value.message_dict) == ["occurred_at"]
+
+
+def test_patient_register_refuses_a_registration_backdated_beyond_the_limit(facility, coordinator):
+    """At most `REGISTRATION_BACKDATE_DAYS` (7) days back: the time is the place in the queue."""
+    with refused(ValidationError, match="more than 7 days ago: a registration may be") as info:
+        patient_register(actor=coordinator, occurred_at=ago(days=8), **patient_data(facility))
+    assert list(info.value.message_dict) == ["occurred_at"]
+    since = mark()
+    registered = ago(days=7) + dt.timedelta(minutes=1)
+    patient = patient_register(actor=coordinator, occurred_at=registered, **patient_data(facility))
+    assert patient.registered_at == registered
+    assert_event(the_event_since(since), action="register", occurred_at=registered)
+
+
+def test_registration_backdate_limit_is_a_setting(facility, coordinator, settings):
+    settings.REGISTRATION_BACKDATE_DAYS = 1
+    with refused(ValidationError, match="more than 1 day ago"):
+        patient_register(actor=coordinator, occurred_at=ago(days=2), **patient_data(facility))
+    with refused(ValidationError, match="more than 1 day ago"):
+        returnee_register(actor=coordinator, occurred_at=ago(days=2), **returnee_data())
+    settings.REGISTRATION_BACKDATE_DAYS = 30
+    assert patient_register(
+        actor=coordinator, occurred_at=ago(days=29), **patient_data(facility)
+    ).pk
+
+
+def test_returnee_and_family_registrations_refuse_a_registration_backdated_too_far(
+    facility, coordinator
+):
+    with refused(ValidationError, match="more than 7 days ago") as info:
+        returnee_register(actor=coordinator, occurred_at=ago(days=10), **returnee_data())
+    assert list(info.value.message_dict) == ["occurred_at"]
+    with refused(RegistrationRefused) as info:
+        patient_register_with_family(
+            actor=coordinator,
+            patient=patient_data(facility),
+            companions=[],
+            referral=None,
+            occurred_at=ago(days=10),
+        )
+    assert list(info.value.message_dict) == ["patient.occurred_at"]
+
+
+def test_api_registration_backdated_too_far_is_400_naming_occurred_at(api, coordinator, facility):
+    response = api(coordinator).post(
+        PATIENTS, patient_body(occurred_at=ago(days=30).isoformat()), format="json"
+    )
+    assert response.status_code == 400
+    assert "at most 7 days after it happened" in response.json()["occurred_at"][0]
+    assert not Patient.objects.exists()
+    assert not Event.objects.filter(action="register").exists()
 
 
 def test_registered_late_takes_the_queue_place_of_when_they_registered(facility, coordinator):
@@ -213,12 +275,178 @@ def test_returnee_withdraw_keeps_when_it_happened(coordinator):
     assert (event.to_state, event.recorded_late) == ("withdrawn", True)
 
 
+# --- A death or a withdrawal follows the person's latest step ---------------------------------
+
+
+def _vetted_yesterday(coordinator, facility, people, *, rejected=(), kind="patient"):
+    """A batch planned yesterday, opened at 06:00, prepared 07:00, submitted 08:00, every
+    clearance decided at 09:00 (rejected for the people in `rejected`); returns it submitted."""
+    day = timezone.localdate() - dt.timedelta(days=1)
+    direction = "exit" if kind == "patient" else "return"
+    factories.QuotaFactory(date=day, direction=direction)
+    batch = batch_create(
+        actor=coordinator,
+        direction=direction,
+        planned_date=day,
+        staging_facility=facility,
+        occurred_at=local(day, 6),
+    )
+    add = batch_add_patient if kind == "patient" else batch_add_returnee
+    for person in people:
+        add(batch=batch, actor=coordinator, **{kind: person})
+    batch = batch_prepare(batch=batch, actor=coordinator, occurred_at=local(day, 7))
+    batch = batch_submit(batch=batch, actor=coordinator, occurred_at=local(day, 8))
+    for line in batch.members.order_by("id"):
+        person = line.patient or line.returnee
+        batch_record_clearance(
+            batch=batch,
+            member=line,
+            clearance="rejected" if person in rejected else "approved",
+            actor=coordinator,
+            occurred_at=local(day, 9),
+        )
+    return batch, day
+
+
+@pytest.fixture
+def sent_back_by_a_cancellation(facility, coordinator, ready_patient):
+    """A patient on yesterday's batch, cancelled at 11:40 (recorded now): back to waiting."""
+    patient = ready_patient(registered_at=REGISTERED)
+    batch, day = _vetted_yesterday(coordinator, facility, [patient])
+    cancelled_at = local(day, 11, 40)
+    batch_cancel(
+        batch=batch,
+        actor=coordinator,
+        reason_code="no_reason_given",
+        reason_text="Called off at the gate",
+        source="who",
+        occurred_at=cancelled_at,
+    )
+    patient.refresh_from_db()
+    assert patient.status == "waiting"
+    return patient, batch, cancelled_at
+
+
+@pytest.mark.parametrize("status", ["deceased", "withdrawn"])
+def test_patient_set_status_refuses_a_time_before_the_cancellation_that_sent_them_back(
+    sent_back_by_a_cancellation, coordinator, status
+):
+    patient, batch, cancelled_at = sent_back_by_a_cancellation
+    with refused(
+        ValidationError,
+        match=f"before the latest step of {patient.case_reference}: cancelled, batch {batch.code}",
+    ) as info:
+        patient_set_status(
+            patient=patient,
+            status=status,
+            actor=coordinator,
+            occurred_at=cancelled_at - dt.timedelta(seconds=30),
+        )
+    assert list(info.value.message_dict) == ["occurred_at"]
+    since = mark()
+    patient_set_status(patient=patient, status=status, actor=coordinator, occurred_at=cancelled_at)
+    assert_event(
+        the_event_since(since),
+        action="status_change",
+        from_state="waiting",
+        to_state=status,
+        occurred_at=cancelled_at,
+    )
+    assert notifications_since(since) == []
+
+
+def test_api_status_refuses_a_death_before_the_cancellation(
+    sent_back_by_a_cancellation, api, coordinator
+):
+    patient, _batch, cancelled_at = sent_back_by_a_cancellation
+    response = api(coordinator).post(
+        f"{PATIENTS}{patient.case_reference}/status/",
+        {"status": "deceased", "occurred_at": (cancelled_at - dt.timedelta(minutes=5)).isoformat()},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "cancelled, batch" in response.json()["occurred_at"][0]
+    patient.refresh_from_db()
+    assert patient.status == "waiting"
+
+
+def test_patient_set_status_follows_the_clearing_that_left_them_behind_not_later_steps(
+    facility, coordinator, ready_patient
+):
+    """Refused at vetting: the batch's `clear` (10:00) sent them back to the queue. What the
+    batch did afterwards (it departed at 12:00) no longer concerns them."""
+    refused_one, travels = ready_patient(registered_at=REGISTERED), ready_patient()
+    batch, day = _vetted_yesterday(
+        coordinator, facility, [refused_one, travels], rejected=[refused_one]
+    )
+    batch = batch_clear(batch=batch, actor=coordinator, occurred_at=local(day, 10))
+    batch_depart(batch=batch, actor=coordinator, occurred_at=local(day, 12))
+    with refused(ValidationError, match="cleared, batch"):
+        patient_set_status(
+            patient=refused_one,
+            status="deceased",
+            actor=coordinator,
+            occurred_at=local(day, 9, 30),
+        )
+    since = mark()
+    patient_set_status(
+        patient=refused_one, status="deceased", actor=coordinator, occurred_at=local(day, 11)
+    )
+    assert the_event_since(since).occurred_at == local(day, 11)
+
+
+def test_patient_set_status_is_not_held_by_what_was_typed_in_later(
+    facility, coordinator, nurse, ready_patient
+):
+    """Readiness ticked this morning, the patient taken off a draft just now (both recorded
+    when typed, not steps with a time of their own): a death last night is still recorded on
+    its day."""
+    patient = ready_patient(registered_at=REGISTERED)
+    readiness_update(patient=patient, actor=nurse, note="Seen on the ward round")
+    draft = batch_create(
+        actor=coordinator,
+        direction="exit",
+        planned_date=timezone.localdate(),
+        staging_facility=facility,
+    )
+    batch_add_patient(batch=draft, patient=patient, actor=coordinator)
+    batch_remove_member(batch=draft, member=draft.members.get(), actor=coordinator)
+    last_night = local(timezone.localdate() - dt.timedelta(days=1), 23)
+    since = mark()
+    patient_set_status(
+        patient=patient, status="deceased", actor=coordinator, occurred_at=last_night
+    )
+    assert the_event_since(since).occurred_at == last_night
+
+
+def test_returnee_withdraw_refuses_a_time_before_the_cancellation_that_sent_them_back(
+    facility, coordinator
+):
+    returnee = factories.ReturneeFactory(registered_at=REGISTERED)
+    batch, day = _vetted_yesterday(coordinator, facility, [returnee], kind="returnee")
+    batch_cancel(
+        batch=batch,
+        actor=coordinator,
+        reason_code="security",
+        reason_text="Closed for the day",
+        source="border_authority",
+        occurred_at=local(day, 11),
+    )
+    with refused(ValidationError, match=f"latest step of {returnee.reference}: cancelled"):
+        returnee_withdraw(returnee=returnee, actor=coordinator, occurred_at=local(day, 10))
+    since = mark()
+    returnee_withdraw(returnee=returnee, actor=coordinator, occurred_at=local(day, 11, 5))
+    assert_event(the_event_since(since), to_state="withdrawn", occurred_at=local(day, 11, 5))
+
+
 # --- Reports ----------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def died_late(facility, coordinator):
-    """Registered 40 days ago; died 3 days ago at 22:00; recorded now."""
+def died_late(facility, coordinator, settings):
+    """Registered 40 days ago; died 3 days ago at 22:00; recorded now (a deployment that lets
+    older registrations be typed in, as for an import of a paper list)."""
+    settings.REGISTRATION_BACKDATE_DAYS = 60
     day = timezone.localdate() - dt.timedelta(days=3)
     patient = patient_register(
         actor=coordinator,
@@ -260,9 +488,10 @@ def test_journey_wait_ends_when_the_death_occurred(died_late, auditor):
 
 
 def test_journey_of_a_case_registered_and_crossed_late_shows_no_negative_wait(
-    facility, coordinator, auditor
+    facility, coordinator, auditor, settings
 ):
     """Everything recorded this morning: registered 60 days ago, crossed 10 days ago."""
+    settings.REGISTRATION_BACKDATE_DAYS = 90
     day = timezone.localdate() - dt.timedelta(days=10)
     factories.QuotaFactory(date=day)
     patient = patient_register(
@@ -363,7 +592,7 @@ def test_api_status_refuses_a_time_before_the_registration(api, coordinator, wai
 
 
 def test_api_returnee_registration_and_withdrawal_take_occurred_at(api, coordinator):
-    registered, withdrew = ago(days=8), ago(days=1)
+    registered, withdrew = ago(days=6), ago(days=1)
     body = {
         "name_latin": "Sami Nasser",
         "name_arabic": "سامي ناصر",

@@ -598,6 +598,65 @@ def test_queue_only_waiting_patients(signed_in, coordinator, ready_patient):
     assert refs(signed_in(coordinator).get(QUEUE)) == [waiting.case_reference]
 
 
+# --- Registered late ------------------------------------------------------------------------
+
+
+def _registered(coordinator, facility, national_id: str, occurred_at=None):
+    from patients.services import patient_register
+
+    return patient_register(
+        actor=coordinator,
+        occurred_at=occurred_at,
+        name_latin="Amal Saleh",
+        name_arabic="أمل صالح",
+        national_id=national_id,
+        date_of_birth=dt.date(1990, 6, 1),
+        sex="female",
+        facility=facility,
+        priority="urgent",
+        clinical_category="renal",
+    )
+
+
+def test_queue_flags_a_registration_recorded_more_than_a_day_late(signed_in, coordinator, facility):
+    """Its place comes from the time it states: ahead of people registered since, and said."""
+    live = _registered(coordinator, facility, "401000001")
+    same_day = _registered(
+        coordinator, facility, "401000002", timezone.now() - dt.timedelta(hours=20)
+    )
+    late = _registered(coordinator, facility, "401000003", at(5))
+    response = signed_in(coordinator).get(QUEUE)
+    assert refs(response) == [late.case_reference, same_day.case_reference, live.case_reference]
+    waiting = [row["Waiting"] for row in rows(response)]
+    assert waiting[0] == "5 days registered late"
+    assert ["registered late" in cell for cell in waiting] == [True, False, False]
+    html = response.content.decode()
+    assert html.count("The registration was recorded on") == 1
+    # A case without a registration event (written before events existed) is not flagged.
+    factories.PatientFactory(facility=facility, registered_at=at(30))
+    assert "registered late" not in rows(signed_in(coordinator).get(QUEUE))[0]["Waiting"]
+
+
+def test_returnee_queue_flags_a_registration_recorded_late(signed_in, coordinator):
+    from patients.services import returnee_register
+
+    data = {
+        "name_latin": "Omar Haddad",
+        "name_arabic": "عمر حداد",
+        "date_of_birth": dt.date(1985, 2, 2),
+        "sex": "male",
+        "left_on": dt.date(2024, 2, 1),
+    }
+    late = returnee_register(actor=coordinator, occurred_at=at(3), national_id="901000001", **data)
+    live = returnee_register(actor=coordinator, national_id="901000002", **data)
+    client = signed_in(coordinator)
+    response = client.get(RETURNEES)
+    assert refs(response) == [late.reference, live.reference]
+    assert [row["Waiting"] for row in rows(response)] == ["3 days registered late", "0 days"]
+    found = read_form(response, "#returnee-search").fill(q=late.reference).submit(client)
+    assert [row["Waiting"] for row in rows(found)] == ["3 days registered late"]
+
+
 # --- Returnees ------------------------------------------------------------------------------
 
 

@@ -1,10 +1,9 @@
 import datetime as dt
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from batches.services.crossings import crossing_create
-from casetracker.audit.context import Channel, audit_context
+from casetracker.commands import run_service
 
 
 def _time(text: str) -> dt.time:
@@ -27,24 +26,16 @@ class Command(BaseCommand):
         parser.add_argument("--note", default="", help="e.g. where the route goes on to")
 
     def handle(self, *args, **options):
-        try:
-            # The system's act (no user signed in), through the command channel.
-            with audit_context(channel=Channel.COMMAND):
-                crossing = crossing_create(
-                    actor=None,
-                    code=options["code"],
-                    prefix=options["prefix"],
-                    name_en=options["name_en"],
-                    name_ar=options["name_ar"],
-                    opens_at=options["opens"],
-                    closes_at=options["closes"],
-                    note=options["note"],
-                )
-        except ValidationError as exc:
-            messages = [
-                f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items()
-            ]
-            raise CommandError("; ".join(messages)) from exc
+        crossing = run_service(
+            crossing_create,
+            code=options["code"],
+            prefix=options["prefix"],
+            name_en=options["name_en"],
+            name_ar=options["name_ar"],
+            opens_at=options["opens"],
+            closes_at=options["closes"],
+            note=options["note"],
+        )
         self.stdout.write(
             self.style.SUCCESS(f"Created crossing {crossing.code} ({crossing.prefix}, open).")
         )

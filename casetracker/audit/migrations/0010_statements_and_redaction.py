@@ -1,4 +1,5 @@
-# Issue 11: free text kept beside the hash chain, redactable; actions `statement` and `redact`.
+# Issue 11: free text kept beside the hash chain, redactable (the actions `statement` and
+# `redact` are allowed by audit/0009, so the check on actions changes once).
 #
 # - The text column of an event (`reason_text`) stays where it is, with every text recorded
 #   before this migration: those events keep their payload and hash. The model calls it
@@ -8,8 +9,13 @@
 #   rewriting a row, so the append-only trigger of audit/0002 (BEFORE UPDATE, per row) does not
 #   fire; SQLite copies the table, and has no trigger.
 # - `EventText` holds the texts recorded from now on. On PostgreSQL a trigger refuses to delete
-#   one and allows only one change: blanking it, with who and when (and later blanking the
-#   reason of a redaction whose own text was redacted).
+#   one and allows only one change: blanking it, with who and when and the `redact` event that
+#   records it (and later blanking the reason of a redaction whose own text was redacted); the
+#   check constraint asks for all three, or none.
+# - Nothing here reads audit_event under a lock: the new column has a constant default (no row
+#   is rewritten or checked), and the check constraints are on the new table.
+# - Going back drops the kept texts and the digests chained in the events: refused once any
+#   exists (README, Upgrading the database).
 
 import django.db.models.deletion
 import django.db.models.functions.text
@@ -17,22 +23,12 @@ import django.db.models.lookups
 from django.conf import settings
 from django.db import migrations, models
 
-ACTIONS = [
-    ('create', 'created'), ('register', 'registered'), ('update', 'details changed'),
-    ('companion_add', 'companion registered'), ('add_member', 'person added'),
-    ('remove_member', 'person removed'), ('clearance', 'clearance recorded'),
-    ('prepare', 'prepared'), ('reopen', 'reopened'), ('submit', 'submitted for security vetting'),
-    ('clear', 'cleared'), ('depart', 'departed'), ('cross', 'crossed'), ('cancel', 'cancelled'),
-    ('reschedule', 'rescheduled'), ('status_change', 'status changed'),
-    ('referral_decision', 'referral decision'), ('readiness_update', 'readiness updated'),
-    ('retry_delivery', 'delivery retried'), ('export', 'data exported'),
-    ('two_factor', 'two-factor sign-in changed'), ('vehicle_add', 'vehicle added'),
-    ('vehicle_remove', 'vehicle removed'), ('vehicle_assign', 'seats assigned'),
-    ('crossing_state', 'crossing opened, restricted or closed'),
-    ('quota_change', 'agreed quota changed'), ('statement', 'statement recorded'),
-    ('redact', 'text redacted'), ('view', 'record viewed'), ('search', 'patient search'),
-]
+from casetracker.migration_ops import refuse_reversal
 
+# A redaction is the text blanked with who and when, pointing to the `redact` event recorded in
+# the same transaction, which must name this text's event and have the same time, author and
+# reason (text_redact writes them so). Blanking a text by hand, even with a date and a name,
+# is refused; `verify_audit_log` checks the same, where the trigger is off or absent (SQLite).
 CREATE_TRIGGER = """
 CREATE OR REPLACE FUNCTION audit_eventtext_redact_only() RETURNS trigger AS $$
 BEGIN
@@ -40,12 +36,28 @@ BEGIN
         RAISE EXCEPTION 'audit texts are kept: DELETE refused'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF NEW.event_id <> OLD.event_id OR NEW.text <> '' OR NEW.redacted_at IS NULL
-        OR (OLD.redacted_at IS NOT NULL AND (
-            NEW.redacted_at <> OLD.redacted_at
-            OR NEW.redacted_by_id IS DISTINCT FROM OLD.redacted_by_id
-            OR NEW.redaction_event_id IS DISTINCT FROM OLD.redaction_event_id
-            OR NEW.redaction_reason NOT IN ('', OLD.redaction_reason)))
+    IF OLD.redacted_at IS NULL THEN
+        IF NEW.event_id <> OLD.event_id OR NEW.text <> '' OR NEW.redacted_at IS NULL
+            OR NEW.redacted_by_id IS NULL OR NEW.redaction_event_id IS NULL
+            OR NOT EXISTS (
+                SELECT 1 FROM audit_event AS redaction
+                WHERE redaction.id = NEW.redaction_event_id
+                    AND redaction.action = 'redact'
+                    AND redaction.details ->> 'event' = NEW.event_id::text
+                    AND redaction.created_at = NEW.redacted_at
+                    AND redaction.actor_id = NEW.redacted_by_id
+                    AND NEW.redaction_reason = COALESCE(
+                        (SELECT reason.text FROM audit_eventtext AS reason
+                         WHERE reason.event_id = redaction.id), ''))
+        THEN
+            RAISE EXCEPTION 'audit texts change only to be redacted, with the redact event that records it: UPDATE refused'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    ELSIF NEW.event_id <> OLD.event_id OR NEW.text <> ''
+        OR NEW.redacted_at IS DISTINCT FROM OLD.redacted_at
+        OR NEW.redacted_by_id IS DISTINCT FROM OLD.redacted_by_id
+        OR NEW.redaction_event_id IS DISTINCT FROM OLD.redaction_event_id
+        OR NEW.redaction_reason NOT IN ('', OLD.redaction_reason)
     THEN
         RAISE EXCEPTION 'audit texts change only to be redacted: UPDATE refused'
             USING ERRCODE = 'insufficient_privilege';
@@ -73,6 +85,20 @@ def create_trigger(apps, schema_editor):
 def drop_trigger(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(DROP_TRIGGER, params=None)
+
+
+def texts_kept_apart(apps, using) -> list[str]:
+    Event = apps.get_model("audit", "Event")
+    EventText = apps.get_model("audit", "EventText")
+    problems = []
+    if count := EventText.objects.using(using).count():
+        problems.append(f"{count} texts are kept beside their events (audit_eventtext)")
+    if count := Event.objects.using(using).exclude(text_digest="").count():
+        problems.append(
+            f"{count} events chain the digest of their text (text_digest), which going back "
+            "would drop, breaking the hash of each"
+        )
+    return problems
 
 
 class Migration(migrations.Migration):
@@ -107,16 +133,6 @@ class Migration(migrations.Migration):
             name='text_digest',
             field=models.CharField(blank=True, default='', help_text='HMAC-SHA256 of the text kept beside the event, under AUDIT_TEXT_KEY', max_length=64, verbose_name='text digest'),
         ),
-        migrations.RemoveConstraint(model_name='event', name='event_action_valid'),
-        migrations.AlterField(
-            model_name='event',
-            name='action',
-            field=models.CharField(choices=ACTIONS, db_index=True, max_length=32, verbose_name='action'),
-        ),
-        migrations.AddConstraint(
-            model_name='event',
-            constraint=models.CheckConstraint(condition=models.Q(('action__in', [value for value, _label in ACTIONS])), name='event_action_valid'),
-        ),
         migrations.CreateModel(
             name='EventText',
             fields=[
@@ -132,9 +148,10 @@ class Migration(migrations.Migration):
                 'verbose_name_plural': 'event texts',
                 'constraints': [
                     models.CheckConstraint(condition=django.db.models.lookups.LessThanOrEqual(django.db.models.functions.text.Length('text'), 2000), name='eventtext_text_length', violation_error_message='text: at most 2000 characters'),
-                    models.CheckConstraint(condition=models.Q(models.Q(('redacted_at__isnull', True), ('redacted_by__isnull', True)), models.Q(('redacted_at__isnull', False), ('text', '')), _connector='OR'), name='eventtext_redacted_is_blank'),
+                    models.CheckConstraint(condition=models.Q(models.Q(('redacted_at__isnull', True), ('redacted_by__isnull', True), ('redaction_event__isnull', True)), models.Q(('redacted_at__isnull', False), ('redacted_by__isnull', False), ('redaction_event__isnull', False), ('text', '')), _connector='OR'), name='eventtext_redacted_is_blank'),
                 ],
             },
         ),
         migrations.RunPython(create_trigger, drop_trigger),
+        refuse_reversal('audit.0010_statements_and_redaction', texts_kept_apart),
     ]

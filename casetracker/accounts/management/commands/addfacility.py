@@ -1,11 +1,8 @@
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from casetracker.accounts.models import FacilityKind, Governorate
 from casetracker.accounts.services import facility_create
-from casetracker.audit.context import Channel, audit_context
-
-from .adduser import _format
+from casetracker.commands import run_service
 
 
 class Command(BaseCommand):
@@ -22,20 +19,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        try:
-            # The system's act (no user signed in), through the command channel.
-            with audit_context(channel=Channel.COMMAND):
-                facility = facility_create(
-                    actor=None,
-                    code=options["code"],
-                    name_en=options["name_en"],
-                    name_ar=options["name_ar"],
-                    kind=options["kind"],
-                    governorate=options["governorate"],
-                    is_active=not options["inactive"],
-                )
-        except ValidationError as exc:
-            raise CommandError("; ".join(_format(exc))) from exc
+        facility = run_service(
+            facility_create,
+            code=options["code"],
+            name_en=options["name_en"],
+            name_ar=options["name_ar"],
+            kind=options["kind"],
+            governorate=options["governorate"],
+            is_active=not options["inactive"],
+        )
         self.stdout.write(
             self.style.SUCCESS(f"Created facility {facility.code} ({facility.name_en}).")
         )

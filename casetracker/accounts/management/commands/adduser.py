@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from casetracker.accounts.models import Facility
 from casetracker.accounts.roles import GROUP_ROLES, Role
 from casetracker.accounts.services import user_create
+from casetracker.commands import command_error
 
 ROLES = [role.value for role in (*GROUP_ROLES, Role.ADMIN)]
 
@@ -51,11 +52,5 @@ class Command(BaseCommand):
                 preferred_language=options["language"],
             )
         except ValidationError as exc:
-            raise CommandError("; ".join(_format(exc))) from exc
+            raise command_error(exc) from exc
         self.stdout.write(self.style.SUCCESS(f"Created {user.username} ({options['role']})."))
-
-
-def _format(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "message_dict"):
-        return [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
-    return list(exc.messages)
