@@ -318,7 +318,7 @@ class CrossingQuotaViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, views
 
 
 class BatchProposalView(APIView):
-    """The batch builder's proposal for a day (batches/proposal.py): the waiting patients in
+    """The batch builder's proposal for a day (batches/proposal/): the waiting patients in
     queue order who can travel that day, each with their companions (guardian first, within
     the limit), as many as the places left in the day's quota allow; or, for a return day, the
     waiting returnees in registration order. Everyone skipped is listed with each reason, as a

@@ -2,7 +2,7 @@
 
 The per-patient checks of an exit batch live in one function,
 `patients.eligibility.exit_patient_findings`, which the batch builder's proposal
-(`batches/proposal.py`) and the patient page use too: a patient the system proposes is one
+(`batches/proposal/`) and the patient page use too: a patient the system proposes is one
 `prepare` would accept, and a patient it skips is skipped for the reason `prepare` would give."""
 
 from collections import defaultdict

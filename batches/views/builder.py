@@ -1,5 +1,5 @@
 """The batch builder (`/batches/new/`): the coordinator chooses crossing, direction, day and
-staging facility (a GET form); the system proposes the batch (`batches/proposal.py`); the
+staging facility (a GET form); the system proposes the batch (`batches/proposal/`); the
 coordinator unticks, reorders and adds people by reference, then saves a draft through
 `batch_create_draft`. Everything works as plain forms; the manifest keeps the chosen order."""
 

@@ -86,7 +86,7 @@ API_ROUTES: dict[str, Rule] = {
     "returnee-withdraw": {"POST": MANAGERS},
     "batch-list": read_write(SIGNED_IN, MANAGERS, "POST"),
     "batch-detail": read(SIGNED_IN),
-    "batch-proposal": read(MANAGERS),  # the batch builder's proposal (batches/proposal.py)
+    "batch-proposal": read(MANAGERS),  # the batch builder's proposal (batches/proposal/)
     **{f"batch-{name}": {"POST": MANAGERS} for name in _TRANSITIONS},
     "batch-members": read_write(SIGNED_IN, MANAGERS, "POST"),
     "batch-member": read_write(SIGNED_IN, MANAGERS, "DELETE"),

@@ -1,4 +1,4 @@
-"""The batch builder's proposal (batches/proposal.py) and saving a draft in one go
+"""The batch builder's proposal (batches/proposal/) and saving a draft in one go
 (`batch_create_draft`): who is proposed, in which order, with which companions, who is skipped
 and why, within the places of the day's quota."""
 
@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils.formats import date_format
 
-from batches import proposal as proposal_module
 from batches.models import Batch, BatchMember
 from batches.proposal import Reason, propose
+from batches.proposal import walk as proposal_walk
 from batches.services import (
     batch_add_patient,
     batch_add_returnee,
@@ -341,7 +341,7 @@ def test_propose_shows_a_nurse_only_their_facility(nurse, day, quota_of, patient
 def test_propose_stops_looking_soon_after_the_places_are_taken(
     coordinator, day, quota_of, patient, monkeypatch
 ):
-    monkeypatch.setattr(proposal_module, "LOOK_AFTER_FULL", 3)
+    monkeypatch.setattr(proposal_walk, "LOOK_AFTER_FULL", 3)
     quota_of(patients=2)
     for minutes in range(8):
         patient(minutes=minutes)
@@ -355,8 +355,8 @@ def test_propose_stops_looking_soon_after_the_places_are_taken(
 def test_propose_looks_at_no_more_than_the_limit(
     coordinator, nurse, day, quota_of, patient, monkeypatch
 ):
-    monkeypatch.setattr(proposal_module, "SCAN_LIMIT", 6)
-    monkeypatch.setattr(proposal_module, "CHUNK", 4)
+    monkeypatch.setattr(proposal_walk, "SCAN_LIMIT", 6)
+    monkeypatch.setattr(proposal_walk, "CHUNK", 4)
     quota_of()
     for minutes in range(8):
         unfit = patient(minutes=minutes)

@@ -753,7 +753,16 @@ def test_returnees_auditor_reads_them_in_arabic(signed_in, auditor):
 
 
 @pytest.mark.parametrize(
-    "module", ["patients/selectors.py", "patients/views/queue.py", "patients/views/ward.py"]
+    "module",
+    [
+        "patients/selectors/__init__.py",
+        "patients/selectors/queue.py",
+        "patients/selectors/rows.py",
+        "patients/selectors/search.py",
+        "patients/selectors/ward.py",
+        "patients/views/queue.py",
+        "patients/views/ward.py",
+    ],
 )
 def test_queue_pages_never_import_batches(module):
     # Dependencies point one way (DESIGN section 5): batches uses patients, never the reverse.

@@ -1,0 +1,55 @@
+"""One national ID, one open patient or returnee: the check every registration and change of
+number makes."""
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from casetracker import crypto
+
+from ..fields import normalise_national_id
+from ..models import Patient, PatientStatus, Returnee, ReturneeStatus
+
+OPEN_PATIENT_STATUSES = (PatientStatus.WAITING, PatientStatus.SCHEDULED)
+OPEN_RETURNEE_STATUSES = (ReturneeStatus.WAITING, ReturneeStatus.SCHEDULED)
+
+
+def _lock_national_id(number: str) -> None:
+    """Serialise registrations of one number until commit, so two at once cannot both pass the
+    duplicate check. SQLite needs nothing: its write transactions already run one at a time."""
+    if connection.vendor == "postgresql":
+        key = int(crypto.keyed_hash(number)[:15], 16)  # fits a bigint
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def refuse_duplicate_national_id(
+    model: type[Patient] | type[Returnee], *, national_id: str, actor, exclude_pk: int | None = None
+) -> None:
+    """Refuse a number already held by an open patient (an evacuated, deceased or withdrawn case
+    is closed: the person may be registered again) or an open returnee. The other record's
+    reference is named only to someone allowed to see it. The admin form calls it too, to show
+    the error beside the field before the service runs."""
+    if model is Patient:
+        statuses, reference = OPEN_PATIENT_STATUSES, "case_reference"
+        message = _("a patient with this national ID is already registered")
+    else:
+        statuses, reference = OPEN_RETURNEE_STATUSES, "reference"
+        message = _("a returnee with this national ID is already registered")
+    hashes = crypto.lookup_hashes(normalise_national_id(national_id))
+    others = model.objects.filter(status__in=statuses, national_id_hash__in=hashes)
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    other = others.order_by("pk").first()
+    if other is None:
+        return
+    if model.objects.visible_to(actor).filter(pk=other.pk).exists():
+        message = f"{message} ({getattr(other, reference)})"
+    raise ValidationError({"national_id": message}, code="duplicate")
+
+
+def _refuse_duplicate(person: Patient | Returnee, *, actor) -> None:
+    _lock_national_id(person.national_id)
+    refuse_duplicate_national_id(
+        type(person), national_id=person.national_id, actor=actor, exclude_pk=person.pk
+    )
