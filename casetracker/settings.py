@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # NUL characters and oversized bodies refused before anything reads them.
+    "casetracker.input_guard.InputGuardMiddleware",
     # HTML and JSON leave compressed (static files already are, by WhiteNoise). Django's gzip
     # pads each answer with random bytes against BREACH, and CSRF tokens are masked per answer.
     "django.middleware.gzip.GZipMiddleware",
@@ -245,7 +247,20 @@ ADULT_AGE = 18
 REGISTRATION_BACKDATE_DAYS = env.int("REGISTRATION_BACKDATE_DAYS", default=7)
 
 # --- REST API -------------------------------------------------------------------------------
+# The largest form or JSON body (Django's own setting, 2.5 MB by default) and the largest file
+# upload; both answer 413 beyond (casetracker/input_guard.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+# No API body nests deeper than a few levels; far deeper JSON is refused (a 400) before the
+# decoder's recursion can exhaust the stack.
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": [
+        "casetracker.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "casetracker.accounts.sessions.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -3,6 +3,7 @@ problem listed; a Django validation error is 400 naming each field; anything une
 500 whose body says nothing about the cause."""
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.signals import got_request_exception
 from django.utils.log import log_response
@@ -26,6 +27,13 @@ def exception_handler(exc, context):
         else:
             body = {"non_field_errors": list(exc.messages)}
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, RequestDataTooBig):
+        # A form body past Django's limit, read by a view (casetracker/input_guard.py refuses
+        # the ones whose length is declared before they are read).
+        return Response(
+            {"detail": _("The request body is larger than the limit.")},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     response = drf_exception_handler(exc, context)
     if response is not None or settings.DEBUG or settings.DEBUG_PROPAGATE_EXCEPTIONS:
         # Under DEBUG the exception goes on to Django's technical page.

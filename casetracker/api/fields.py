@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 
@@ -11,7 +12,15 @@ class ScopedQuerysetMixin:
 
 
 class ScopedSlugRelatedField(ScopedQuerysetMixin, serializers.SlugRelatedField):
-    pass
+    """A reference by its code. A NUL character is refused here: the lookup would otherwise take
+    it to PostgreSQL, which cannot hold one in text and answers with an error (a 500)."""
+
+    default_error_messages = {"null_characters": _("Null characters are not allowed.")}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("null_characters")
+        return super().to_internal_value(data)
 
 
 class ScopedPrimaryKeyRelatedField(ScopedQuerysetMixin, serializers.PrimaryKeyRelatedField):

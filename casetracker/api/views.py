@@ -10,6 +10,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from casetracker.accounts.models import Facility
 from casetracker.accounts.permissions import RolePermission
@@ -49,6 +50,8 @@ class TokenView(ObtainAuthToken):
     serializer_class = ApiTokenSerializer
     # DRF's ObtainAuthToken opts out of permissions; the policy table lets anyone post here.
     permission_classes = [RolePermission]
+    # ObtainAuthToken names DRF's parsers; the project's JSON parser limits nesting.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
     @extend_schema(
         request=ApiTokenSerializer,

@@ -2,9 +2,9 @@ import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from casetracker.api.parsers import JSONParser
 from casetracker.api.viewsets import ServiceViewSet
 
 from .. import services
