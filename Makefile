@@ -15,15 +15,29 @@ SYSTEM_STAMP := $(VENV)/.system-packages-stamp
 STATIC_MANIFEST := var/static/staticfiles.json
 STATIC_SOURCES := $(shell find casetracker patients batches -path '*/static/*' -type f 2>/dev/null)
 
-.PHONY: run test setup static weight lint format check lock makemessages clean
+.PHONY: run serve test setup static weight lint format check lock makemessages clean
+.PHONY: bench
 
 run: setup
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# As production runs it, on PostgreSQL and Redis (DATABASE_URL and REDIS_URL must be set):
+# migrations, static files, then gunicorn, a Celery worker and beat; Ctrl-C stops all three.
+# The script collects the static files itself, as a deployment does.
+serve: $(SYSTEM_STAMP) $(STAMP) $(MO_FILES)
+	GUNICORN_BIND="$(HOST):$(PORT)" $(BIN)/python scripts/serve
+
 test: setup check
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Seeds PostgreSQL at SCALE times ten times the real backlog (default 1.0), serves it as
+# production does and measures every endpoint beside a bare DRF view; results in bench/results/.
+# BENCH_DATABASE_URL and BENCH_REDIS_URL (defaults: local casetracker_bench and Redis db 2);
+# QUICK=1 for a short shake-out run, e.g. `make bench SCALE=0.01 QUICK=1`.
+bench: setup
+	SCALE="$(SCALE)" QUICK="$(QUICK)" $(BIN)/python scripts/bench
 
 # Bytes on the wire of every field page, cold and warm, against the 60 KB / 10 KB budgets.
 weight: setup

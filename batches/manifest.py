@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -34,7 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from casetracker.audit.models import Action, Event, SubjectType
-from casetracker.audit.services import record_event
+from casetracker.audit.services import record_access
 from patients.access import Category, mask_national_id, shows_full_national_id
 from patients.models import MOBILITY_NEEDS, Sex
 
@@ -392,7 +391,7 @@ def build_manifest(
 
 
 def log_manifest_access(*, actor, manifest: Manifest, document: str = "manifest") -> Event:
-    """The access-log event of one printed manifest: who (added by `record_event`), which batch
+    """The access-log event of one printed manifest: who (added by `record_access`), which batch
     and vehicle, how many people, their references, and whether ID numbers were printed in
     full. Never a name or a number. Only auditors and admins see it. `document` names what
     showed it: "manifest" (the PDF), or e.g. "batch_page" for a page that embeds the sheet."""
@@ -406,13 +405,12 @@ def log_manifest_access(*, actor, manifest: Manifest, document: str = "manifest"
         "results": sorted({p.reference for p in people}),
         "companions": sum(1 for p in people if p.kind == "companion"),
     }
-    with transaction.atomic():
-        return record_event(
-            subject_type=SubjectType.BATCH,
-            subject_ref=manifest.batch.code,
-            batch_ref=manifest.batch.code,
-            subject_facility_id=manifest.batch.staging_facility_id,
-            action=Action.VIEW,
-            actor=actor,
-            details=details,
-        )
+    return record_access(
+        subject_type=SubjectType.BATCH,
+        subject_ref=manifest.batch.code,
+        batch_ref=manifest.batch.code,
+        subject_facility_id=manifest.batch.staging_facility_id,
+        action=Action.VIEW,
+        actor=actor,
+        details=details,
+    )

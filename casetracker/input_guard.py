@@ -1,8 +1,8 @@
 """Hostile input stopped at the door, before any view or database sees it.
 
 - A NUL character in the URL answers 404 (no route names one) and in a query parameter or a
-  form field 400 naming it: PostgreSQL cannot store NUL in text and answers any query holding one
-  with an error, which would otherwise surface as a 500.
+  page's form field 400 naming it: PostgreSQL cannot store NUL in text and answers any query
+  holding one with an error, which would otherwise surface as a 500.
 - A body larger than the limit answers 413 without being read: `DATA_UPLOAD_MAX_MEMORY_SIZE`
   for forms and JSON, `UPLOAD_MAX_BYTES` for a file upload. Django itself refuses an oversized
   form only when it is read, as a 400, and a JSON body not at all.
@@ -15,7 +15,7 @@ from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 
-from casetracker.api.handlers import refusal
+from casetracker.api.handlers import API_PREFIX, refusal
 
 NUL = "\x00"
 
@@ -36,7 +36,9 @@ class InputGuardMiddleware:
             return too_large(request)
         try:
             problem = _null_characters(request.GET)
-            if request.method == "POST" and not problem:
+            # The API's bodies are read by its parsers, which choose what they accept (a form
+            # read here would bypass them) and whose fields refuse NUL naming themselves.
+            if request.method == "POST" and not problem and not request.path.startswith(API_PREFIX):
                 problem = _null_characters(request.POST)
         except RequestDataTooBig:
             # An upload within its limit whose form fields, files aside, pass Django's.

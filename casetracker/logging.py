@@ -23,7 +23,7 @@ import logging.config
 import re
 import sqlite3
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from django.db import Error as DjangoDatabaseError
@@ -183,7 +183,12 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
         return record
     record.personal_data_redacted = True
     record.msg = _safe_arg(record.msg)
-    if isinstance(record.args, Mapping):
+    if isinstance(record.args, MutableMapping):
+        # In place: the mapping's own type may format missing keys (gunicorn's access log
+        # answers "-" for them), which a plain dict in its place would turn into a KeyError.
+        for key in list(record.args):
+            record.args[key] = _safe_arg(record.args[key])
+    elif isinstance(record.args, Mapping):
         record.args = {key: _safe_arg(value) for key, value in record.args.items()}
     elif isinstance(record.args, tuple):
         record.args = tuple(_safe_arg(value) for value in record.args)

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before the host check, the HTTPS redirect and the session.
+    "casetracker.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # NUL characters and oversized bodies refused before anything reads them.
     "casetracker.input_guard.InputGuardMiddleware",
@@ -126,6 +128,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # One test database per process: two test runs against one server do not clash.
     DATABASES["default"]["TEST"] = {"NAME": f"test_casetracker_{os.getpid()}"}
+    # Persistent connections: opening one per request cost 10-24 % of a web worker's time.
+    # Each is checked before a request reuses it, so a restarted server costs a reconnect, not
+    # an error. The tests close them (tests/conftest.py).
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    # An unreachable server fails a request (and /readyz) in seconds, not after TCP's minutes.
+    _options.setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT_SECONDS", default=5))
+    # No statement runs longer than this (0: no limit): a runaway query answers an error instead
+    # of holding a web worker and a connection. `make serve` migrates without it.
+    _timeout = env.int("DB_STATEMENT_TIMEOUT_MS", default=30_000)
+    _options["options"] = f"{_options.get('options', '')} -c statement_timeout={_timeout}".strip()
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -255,6 +269,15 @@ UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 # decoder's recursion can exhaust the stack.
 JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
 
+# --- Imports of spreadsheets (patients/imports) ---------------------------------------------
+# The largest file and the most data rows one import takes; an XLSX is a zip archive, refused
+# before it is opened when its parts would unpack to more than IMPORT_MAX_UNPACKED_BYTES or it
+# holds more than IMPORT_MAX_ARCHIVE_MEMBERS parts (a "zip bomb").
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=25_000)
+IMPORT_MAX_UNPACKED_BYTES = env.int("IMPORT_MAX_UNPACKED_BYTES", default=200 * 1024 * 1024)
+IMPORT_MAX_ARCHIVE_MEMBERS = env.int("IMPORT_MAX_ARCHIVE_MEMBERS", default=200)
+
 REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "casetracker.api.parsers.JSONParser",
@@ -307,6 +330,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------
+from casetracker.notifications import queues as _queues  # noqa: E402  (with the Celery block)
+
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
@@ -316,6 +341,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="casetracker")
+# The slow channels (SMS, webhooks) on queues of their own; a worker without -Q reads them all.
+CELERY_TASK_QUEUES = _queues.celery_queues(CELERY_TASK_DEFAULT_QUEUE)
+CELERY_TASK_ROUTES = _queues.task_routes(CELERY_TASK_DEFAULT_QUEUE)
+# Tasks outside the apps' tasks.py modules.
+CELERY_IMPORTS = ["casetracker.health"]
 # Above the longest retry backoff (a system check says so), or a late-acked task waiting for its
 # retry would be handed to a second worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -362,12 +392,45 @@ NOTIFICATION_AUDIENCES = {
 SMS_PROVIDER_URL = env.str("SMS_PROVIDER_URL", default="")
 SMS_PROVIDER_TOKEN = env.str("SMS_PROVIDER_TOKEN", default="")
 SMS_SENDER = env.str("SMS_SENDER", default="RafahCT")
+# Reads of personal data are chained in this many access lanes, so that concurrent readers
+# never wait for one another (casetracker/audit/models.py AccessLane): more than the requests
+# the whole deployment serves at once. The lanes' heads are sealed into the main chain every
+# AUDIT_SEAL_INTERVAL_SECONDS by the beat.
+AUDIT_ACCESS_LANES = env.int("AUDIT_ACCESS_LANES", default=32)
+AUDIT_SEAL_INTERVAL_SECONDS = env.int("AUDIT_SEAL_INTERVAL_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
     "sweep-pending-notifications": {
         "task": "casetracker.notifications.tasks.sweep_pending_notifications",
         "schedule": NOTIFICATION_SWEEP_INTERVAL_SECONDS,
-    }
+    },
+    "seal-access-log": {
+        "task": "casetracker.audit.tasks.seal_access_log",
+        "schedule": AUDIT_SEAL_INTERVAL_SECONDS,
+    },
 }
+
+# /readyz (casetracker/health.py): beat sends a heartbeat to each queue; whichever worker reads
+# the queue records it. Older than HEALTH_WORKER_MAX_AGE_SECONDS, or a sweeper's last run older
+# than HEALTH_SWEEPER_MAX_AGE_SECONDS, and readyz answers 503.
+HEALTH_HEARTBEAT_SECONDS = env.float("HEALTH_HEARTBEAT_SECONDS", default=30.0)
+HEALTH_WORKER_MAX_AGE_SECONDS = env.float(
+    "HEALTH_WORKER_MAX_AGE_SECONDS", default=4 * HEALTH_HEARTBEAT_SECONDS
+)
+HEALTH_SWEEPER_MAX_AGE_SECONDS = env.float(
+    "HEALTH_SWEEPER_MAX_AGE_SECONDS", default=3 * NOTIFICATION_SWEEP_INTERVAL_SECONDS
+)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        f"worker-heartbeat-{queue}": {
+            "task": "casetracker.health.record_worker_heartbeat",
+            "schedule": HEALTH_HEARTBEAT_SECONDS,
+            "args": (queue,),
+            # A heartbeat that waited longer than the next one proves nothing more.
+            "options": {"queue": queue, "expires": HEALTH_HEARTBEAT_SECONDS},
+        }
+        for queue in _queues.queue_names(CELERY_TASK_DEFAULT_QUEUE)
+    }
+)
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -445,3 +508,10 @@ _crypto.check_audit_text_keys(
     other_keys=[*FIELD_ENCRYPTION_KEYS, FIELD_HASH_KEY, FIELD_HASH_KEY_PREVIOUS],
     production=PRODUCTION,
 )
+
+# --- Benchmark (`make bench`) -----------------------------------------------------------------
+# Bare DRF views over the same tables (bench/bare.py), served under /bench/bare/ beside the real
+# endpoints so the benchmark measures each against them in the same run. Never in production.
+BENCH_BARE_VIEWS = env.bool("BENCH_BARE_VIEWS", default=False)
+if PRODUCTION and BENCH_BARE_VIEWS:
+    raise ImproperlyConfigured("BENCH_BARE_VIEWS serves the benchmark only: unset it in production")

@@ -1,5 +1,6 @@
 from csp.constants import SELF
 from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import (
@@ -8,7 +9,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from . import views
+from . import health, views
 
 REDOC_SEARCH_WORKER = csp_update({"worker-src": [SELF, "blob:"]})
 
@@ -35,7 +36,14 @@ urlpatterns = [
         name="api-redoc",
     ),
     path("i18n/setlang/", views.set_language, name="set_language"),
+    # For load balancers and monitoring; ProbeMiddleware answers them first (health.py).
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
 ]
 
 # Under /api/ an unmatched URL answers JSON like every API error (casetracker/api/handlers.py).
 handler404 = "casetracker.api.handlers.not_found"
+
+if settings.BENCH_BARE_VIEWS:
+    # The benchmark's baseline (bench/bare.py): off unless `make bench` turns it on.
+    urlpatterns.append(path("bench/bare/", include("bench.urls")))

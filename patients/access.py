@@ -3,17 +3,15 @@
 Every view of a patient, companion or returnee record, every list page of them and every search
 writes one audit event through `log_access`. The event names references, counts and a data
 category, never the data itself, and never the value that was searched for. Who, with which role
-and from which facility, and when, `record_event` adds. Only auditors and admins see these events
+and from which facility, and when, `record_access` adds. Only auditors and admins see these events
 (`EventQuerySet.visible_to`).
 """
 
 from collections.abc import Iterable, Sequence
 
-from django.db import transaction
-
 from casetracker.accounts.roles import Role, user_role
 from casetracker.audit.models import Action, Event, SubjectType
-from casetracker.audit.services import record_event
+from casetracker.audit.services import record_access
 
 from .models import Companion, Patient, Referral, Returnee
 
@@ -79,16 +77,14 @@ def log_access(
             details["by"] = search_by
         else:
             reference, action = "list", Action.VIEW
-    # A read has no transaction of its own; record_event needs one to chain the event.
-    with transaction.atomic():
-        return record_event(
-            subject_type=subject_type,
-            subject_ref=reference,
-            subject_facility_id=facility_id,
-            action=action,
-            actor=actor,
-            details=details,
-        )
+    return record_access(
+        subject_type=subject_type,
+        subject_ref=reference,
+        subject_facility_id=facility_id,
+        action=action,
+        actor=actor,
+        details=details,
+    )
 
 
 # --- National ID numbers on pages and manifests ---------------------------------------------

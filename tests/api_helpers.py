@@ -1,7 +1,15 @@
 """Shared checks for the API tests."""
 
-from django.db import connection
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+from unittest import mock
+
+from django.db import connection, transaction
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+
+from casetracker import crypto
 
 
 def count_queries(api, user, url, params=None):
@@ -23,6 +31,32 @@ def assert_constant_queries(api, user, url, make):
     large, body = count_queries(api, user, url)
     assert len(body["results"]) == 20
     assert small == large, f"{url}: {small} queries for 2 rows, {large} for 20"
+
+
+def assert_page_size_constant(api, user, url, params=None) -> None:
+    """A page of 10 rows and a page of up to 100 cost the same queries: nothing is read per
+    row. The list must hold more than 10 rows."""
+    params = params or {}
+    small, body = count_queries(api, user, url, {**params, "page_size": 10})
+    assert len(body["results"]) == 10, f"{url}: fewer than 10 rows to compare"
+    large, body = count_queries(api, user, url, {**params, "page_size": 100})
+    assert len(body["results"]) > 10
+    assert small == large, f"{url}: {small} queries for 10 rows, {large} for {len(body['results'])}"
+
+
+@contextmanager
+def decryptions() -> Iterator[list]:
+    """Counts the stored values (national ID numbers) decrypted inside the block: one item
+    per decryption in the list it yields."""
+    counted: list = []
+    decrypt = crypto.decrypt
+
+    def counting(token):
+        counted.append(token)
+        return decrypt(token)
+
+    with mock.patch.object(crypto, "decrypt", counting):
+        yield counted
 
 
 def patient_body(**overrides) -> dict:
@@ -63,3 +97,23 @@ def admin_patient_form(facility, **overrides) -> dict:
         "referrals-INITIAL_FORMS": "0",
         **overrides,
     }
+
+
+T = TypeVar("T")
+
+
+@contextmanager
+def world_rolled_back(django_db_blocker, build: Callable[[], T]) -> Iterator[T]:
+    """For a module-scoped fixture: the rows `build()` makes, inside a transaction rolled back
+    at the end; each test runs in a savepoint of it (`django_db`), so the rows are shared and
+    never leak out."""
+    # The production hasher takes a second per user; the tests' `fast_passwords` is too late.
+    fast = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+    with django_db_blocker.unblock(), fast:
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield build()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)

@@ -9,13 +9,25 @@ from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from casetracker.celery import app as celery_app
+from casetracker.notifications import queues
 from tests import factories
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-# Tests that commit queue real delivery tasks when REDIS_URL is set: give them a queue of their
+# Tests that commit queue real delivery tasks when REDIS_URL is set: give them queues of their
 # own, so a developer's running worker never delivers test rows (nor the tests its rows).
-celery_app.conf.task_default_queue = f"casetracker-test-{os.getpid()}"
+TEST_QUEUE = f"casetracker-test-{os.getpid()}"
+celery_app.conf.update(
+    task_default_queue=TEST_QUEUE,
+    task_queues=queues.celery_queues(TEST_QUEUE),
+    task_routes=queues.task_routes(TEST_QUEUE),
+)
+
+
+# Connections closed after each request and task, as CONN_MAX_AGE=0 does: the in-process worker
+# and the live servers open connections in threads that end without closing them, and a
+# connection left open keeps the test database from being dropped at the end of the run.
+settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
 def _missing(what: str) -> None:

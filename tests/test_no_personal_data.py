@@ -405,3 +405,17 @@ def test_admin_search_and_filters_offer_no_personal_field():
     }
     assert {label: names for label, names in offered.items() if names} == {}
     assert "patients.Patient" in offered
+
+
+def test_redaction_keeps_the_type_of_a_mapping_of_arguments():
+    # Gunicorn's access log formats with a dict that answers "-" for a header not sent; the
+    # redaction must not turn it into a plain dict, whose missing keys fail the log line.
+    class Atoms(dict):
+        def __getitem__(self, key):
+            return super().get(key, "-")
+
+    message = "%(r)s %({x-request-id}i)s"
+    record = logging.LogRecord("access", logging.INFO, "", 0, message, (Atoms(r="GET /"),), None)
+    redact_record(record)
+    assert isinstance(record.args, Atoms)
+    assert record.getMessage() == "GET / -"

@@ -13,6 +13,7 @@ from patients.models import Patient, Returnee
 from .. import services
 from ..models import Batch, BatchMember, CrossingQuota, Direction, Statement
 from ..proposal import propose
+from ..selectors import NOT_SHOWN
 from ..services.clearance import batch_record_clearances
 from ..services.statements import statement_add
 from .serializers import (
@@ -138,10 +139,13 @@ class BatchViewSet(
     )
 
     def _lines(self, batch):
+        # A line names its people by reference: their ID numbers (each a decryption) and
+        # diagnoses are not loaded.
         return (
             BatchMember.objects.visible_to(self.request.user)
             .filter(batch=batch)
             .select_related("batch", "patient", "companion__patient", "returnee")
+            .defer(*NOT_SHOWN)
             .order_by("id")
         )
 

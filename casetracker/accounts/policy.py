@@ -101,6 +101,9 @@ API_ROUTES: dict[str, Rule] = {
 PAGE_ROUTES: dict[str, Rule] = {
     "home": read(EVERYONE),
     "set_language": {"GET": EVERYONE, "POST": EVERYONE},
+    # The probes of load balancers and monitoring (casetracker/health.py): no personal data.
+    "healthz": read(EVERYONE),
+    "readyz": read(EVERYONE),
     "notifications:inbox": read(SIGNED_IN),
     "notifications:mark-read": {"POST": SIGNED_IN},
     "notifications:mark-all-read": {"POST": SIGNED_IN},

@@ -10,7 +10,7 @@ from casetracker.accounts.passwords import PASSWORD_MAX_LENGTH
 from casetracker.accounts.twofactor.services import has_confirmed_totp, two_factor_verify
 from casetracker.audit.models import Event, EventText
 from casetracker.notifications.audiences import event_type
-from casetracker.notifications.messages import render_event_message
+from casetracker.notifications.messages import event_subject
 from casetracker.notifications.models import Notification
 
 from .fields import StrictModelSerializer, TextField
@@ -158,6 +158,8 @@ class EventSerializer(serializers.ModelSerializer):
             "details",
             "redaction",
             "text_digest",
+            "lane",
+            "lane_seq",
             "prev_hash",
             "hash",
         ]
@@ -209,7 +211,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         return obj.payload.get("case", "")
 
     def get_subject(self, obj: Notification) -> str:
-        return render_event_message(obj.event, obj.language).subject
+        return event_subject(obj.event, obj.language)
 
     def get_event_type(self, obj: Notification) -> str:
         """As the webhook's `type` and `X-Casetracker-Event` name it, e.g. `batch.cancel`."""

@@ -3,6 +3,7 @@ from datetime import date, datetime, time, timedelta
 import django_filters
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -16,7 +17,7 @@ from casetracker.accounts.models import Facility
 from casetracker.accounts.permissions import RolePermission
 from casetracker.accounts.services import facility_create, facility_update
 from casetracker.accounts.sessions import issue_api_token
-from casetracker.audit.models import Action, Event, SubjectType, occurred_between
+from casetracker.audit.models import ACCESS_ACTIONS, Action, Event, SubjectType, occurred_between
 from casetracker.audit.redaction import text_redact
 from casetracker.errors import TransitionRefused
 from casetracker.notifications.models import (
@@ -109,6 +110,12 @@ class EventFilter(django_filters.FilterSet):
     action = django_filters.ChoiceFilter(choices=Action.choices)
     reason = django_filters.CharFilter(field_name="reason_code")
     source = django_filters.CharFilter(field_name="source")
+    # Reads outnumber changes many times over: `access_log=false` leaves them out.
+    access_log = django_filters.BooleanFilter(
+        method="filter_access_log",
+        label="true: only the access log (reads of personal data and its seals); false: "
+        "everything else",
+    )
     # The days an auditor asks about are the days things happened: `date_from`/`date_to` read
     # when the event occurred, `recorded_from`/`recorded_to` when it was recorded (local days).
     date_from = django_filters.DateFilter(
@@ -136,6 +143,12 @@ class EventFilter(django_filters.FilterSet):
         if name == "date_from":
             return queryset.filter(occurred_between(start=_midnight(value)))
         return queryset.filter(occurred_between(end=_midnight(value + timedelta(days=1))))
+
+    def filter_access_log(self, queryset, name, value):
+        if value is None:
+            return queryset
+        reads = Q(action__in=ACCESS_ACTIONS)
+        return queryset.filter(reads if value else ~reads)
 
     def filter_recorded(self, queryset, name, value):
         if name == "recorded_from":
@@ -217,10 +230,8 @@ class NotificationViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Notification.objects.none()
-        # The subject renders the event's text, or who redacted it: read with the event.
-        qs = Notification.objects.visible_to(self.request.user).select_related(
-            "event__text_row__redacted_by", "recipient"
-        )
+        # Each row names its event's batch, action and type (the subject is made of them).
+        qs = Notification.objects.visible_to(self.request.user).select_related("event", "recipient")
         if self.action in ("read", "read_all", "unread_count"):
             qs = qs.filter(recipient=self.request.user)
         return qs

@@ -25,6 +25,8 @@ class SubjectType(models.TextChoices):
     CROSSING = "crossing", _("crossing")
     QUOTA = "quota", _("agreed quota")
     FACILITY = "facility", _("facility")
+    AUDIT_LOG = "audit_log", _("audit log")
+    IMPORT = "import", _("imported list")
 
 
 class Action(models.TextChoices):
@@ -58,11 +60,14 @@ class Action(models.TextChoices):
     REDACT = "redact", _("text redacted")
     VIEW = "view", _("record viewed")
     SEARCH = "search", _("patient search")
+    SEAL = "seal", _("access log sealed")
+    IMPORT = "import", _("list imported")
 
 
-# Reads of personal data (the access log): for auditors and admins only. Seeing who looked at
-# whom would tell a coordinator or a nurse more about a person than their role needs.
-ACCESS_ACTIONS = (Action.VIEW, Action.SEARCH)
+# Reads of personal data (the access log) and the seals of its lanes: for auditors and admins
+# only. Seeing who looked at whom would tell a coordinator or a nurse more about a person than
+# their role needs.
+ACCESS_ACTIONS = (Action.VIEW, Action.SEARCH, Action.SEAL)
 
 # Events about the record rather than steps of what they are about: a later statement (said at
 # any time after the fact) and a redaction. The order checks of `occurred_at` ignore them.
@@ -173,6 +178,13 @@ class Event(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices, verbose_name=_("channel"))
     request_id = models.CharField(max_length=64, blank=True, verbose_name=_("request id"))
     details = models.JSONField(default=dict, blank=True, verbose_name=_("details"))
+    # A read of personal data (the access log) is chained in one of the access lanes
+    # (`AccessLane`), `lane_seq` its place there; every other event, and every read recorded
+    # before the lanes existed, in the main chain (both NULL).
+    lane = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("access lane"))
+    lane_seq = models.PositiveBigIntegerField(
+        null=True, blank=True, verbose_name=_("place in the access lane")
+    )
     prev_hash = models.CharField(max_length=64, verbose_name=_("prev hash"))
     hash = models.CharField(max_length=64, unique=True, verbose_name=_("hash"))
 
@@ -284,12 +296,35 @@ GENESIS_HASH = "0" * 64
 
 
 class ChainHead(models.Model):
-    """One row, locked while an event is appended, so the hash chain has no forks."""
+    """One row, locked while an event is appended to the main chain, so it has no forks."""
 
     last_hash = models.CharField(max_length=64, default=GENESIS_HASH, verbose_name=_("last hash"))
 
     def __str__(self) -> str:
         return self.last_hash
+
+
+class AccessLane(models.Model):
+    """The head of one access lane: a hash chain of reads of personal data (`Event.lane`).
+
+    Every read writes an event, and one chain for them all would make every read in the
+    deployment wait, one after the other, for the lock on its head. Reads are appended to
+    several lanes instead, each locked only while one event joins it: a read takes a lane no
+    one holds (`SKIP LOCKED`), so concurrent readers never wait for each other while a lane is
+    free. Each lane is a chain as strict as the main one (`lane_seq` counts without gaps,
+    `prev_hash` links, this row holds its last hash), and the lanes' heads are sealed into the
+    main chain at intervals (`Action.SEAL`), so no read can be removed from a lane without
+    breaking a link, a count or a seal (`casetracker.audit.verify`)."""
+
+    seq = models.PositiveBigIntegerField(default=0, verbose_name=_("events in the lane"))
+    last_hash = models.CharField(max_length=64, default=GENESIS_HASH, verbose_name=_("last hash"))
+
+    class Meta:
+        verbose_name = _("access lane")
+        verbose_name_plural = _("access lanes")
+
+    def __str__(self) -> str:
+        return f"lane {self.pk}: {self.seq}"
 
 
 class EventText(models.Model):

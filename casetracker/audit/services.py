@@ -5,6 +5,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -13,7 +14,15 @@ from casetracker.accounts.roles import user_role
 from casetracker.crypto import audit_text_digest
 
 from .context import current
-from .models import TEXT_MAX_LENGTH, Action, ChainHead, Event, EventText, SubjectType
+from .models import (
+    TEXT_MAX_LENGTH,
+    AccessLane,
+    Action,
+    ChainHead,
+    Event,
+    EventText,
+    SubjectType,
+)
 
 HASHED_FIELDS = (
     "created_at",
@@ -45,6 +54,10 @@ def event_hash(event: Event) -> str:
     # hash of their text instead (`text_digest`, only when there is a text: an event without
     # one keeps the payload it would have had, and an old event's payload is unchanged).
     payload["reason_text"] = event.chained_text
+    # A read in an access lane chains its lane and place; the events of the main chain keep
+    # the payload they always had.
+    if event.lane is not None:
+        payload["lane"], payload["lane_seq"] = event.lane, event.lane_seq
     if event.text_digest:
         payload["text_digest"] = event.text_digest
     # Both times are chained. `occurred_at` joins the payload only when it is set: the events
@@ -95,9 +108,99 @@ def record_event(
                 % {"limit": TEXT_MAX_LENGTH, "length": len(reason_text)}
             }
         )
-    ctx = current()
     head, _created = ChainHead.objects.select_for_update().get_or_create(pk=1)
-    event = Event(
+    event = _new_event(
+        subject_type=subject_type,
+        subject_ref=subject_ref,
+        batch_ref=batch_ref,
+        action=action,
+        actor=actor,
+        from_state=from_state,
+        to_state=to_state,
+        subject_facility_id=subject_facility_id,
+        reason_code=reason_code,
+        source=source,
+        details=details,
+        prev_hash=head.last_hash,
+    )
+    if reason_text:
+        # Salted with the link to the previous event: the same text twice, two digests.
+        event.text_digest = audit_text_digest(reason_text, salt=event.prev_hash)
+    event.occurred_at = occurred_at or event.created_at
+    event.hash = event_hash(event)
+    event.save()
+    if reason_text:
+        EventText.objects.create(event=event, text=reason_text)
+    head.last_hash = event.hash
+    head.save(update_fields=["last_hash"])
+    return event
+
+
+def record_access(
+    *,
+    subject_type: SubjectType,
+    subject_ref: str,
+    action: Action,
+    actor,
+    batch_ref: str = "",
+    subject_facility_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> Event:
+    """Append one read of personal data to the access log, in an access lane no other read
+    holds (`AccessLane`): concurrent readers do not wait for each other, nor for the changes
+    being recorded in the main chain. In a transaction of its own, or the caller's: the read is
+    recorded if and only if the caller's transaction commits."""
+    with transaction.atomic():
+        lane = _free_lane()
+        event = _new_event(
+            subject_type=subject_type,
+            subject_ref=subject_ref,
+            batch_ref=batch_ref,
+            action=action,
+            actor=actor,
+            subject_facility_id=subject_facility_id,
+            details=details,
+            prev_hash=lane.last_hash,
+        )
+        event.lane, event.lane_seq = lane.pk, lane.seq + 1
+        event.occurred_at = event.created_at
+        event.hash = event_hash(event)
+        event.save()
+        lane.seq, lane.last_hash = event.lane_seq, event.hash
+        lane.save(update_fields=["seq", "last_hash"])
+    return event
+
+
+def _free_lane() -> AccessLane:
+    """An access lane, locked until the transaction ends: one no one else holds, picked at
+    random so the lanes fill evenly; when every lane is held, waits for one. (SQLite locks the
+    whole database for a write and ignores the row locks: any lane there.)"""
+    lanes = AccessLane.objects.order_by("?")
+    lane = lanes.select_for_update(skip_locked=True).first()
+    if lane is None:
+        # Every lane held, or none opened yet (a database emptied since its migration).
+        add_access_lanes(settings.AUDIT_ACCESS_LANES)
+        lane = lanes.select_for_update().first()
+    return lane
+
+
+def _new_event(
+    *,
+    subject_type: SubjectType,
+    subject_ref: str,
+    batch_ref: str,
+    action: Action,
+    actor,
+    subject_facility_id: int | None,
+    details: dict[str, Any] | None,
+    prev_hash: str,
+    from_state: str = "",
+    to_state: str = "",
+    reason_code: str = "",
+    source: str = "",
+) -> Event:
+    ctx = current()
+    return Event(
         subject_type=subject_type,
         subject_ref=subject_ref,
         batch_ref=batch_ref,
@@ -113,16 +216,36 @@ def record_event(
         channel=ctx.channel,
         request_id=ctx.request_id,
         details=details or {},
-        prev_hash=head.last_hash,
+        prev_hash=prev_hash,
     )
-    if reason_text:
-        # Salted with the link to the previous event: the same text twice, two digests.
-        event.text_digest = audit_text_digest(reason_text, salt=event.prev_hash)
-    event.occurred_at = occurred_at or event.created_at
-    event.hash = event_hash(event)
-    event.save()
-    if reason_text:
-        EventText.objects.create(event=event, text=reason_text)
-    head.last_hash = event.hash
-    head.save(update_fields=["last_hash"])
-    return event
+
+
+def add_access_lanes(count: int) -> None:
+    """Lanes 1..count exist (never fewer than there are: a lane holds reads)."""
+    AccessLane.objects.bulk_create(
+        [AccessLane(pk=number) for number in range(1, count + 1)], ignore_conflicts=True
+    )
+
+
+def seal_access_lanes() -> Event | None:
+    """Record the head of every access lane (its count and last hash) in the main chain, if
+    any lane moved since the last seal. A lane's reads up to a sealed head are then held by the
+    main chain too: removing the newest of them, and setting the lane's head back to match,
+    no longer goes unnoticed."""
+    with transaction.atomic():
+        # Taken first, so two sealers one after the other do not both seal the same heads.
+        ChainHead.objects.select_for_update().get_or_create(pk=1)
+        heads = {
+            str(lane.pk): [lane.seq, lane.last_hash]
+            for lane in AccessLane.objects.filter(seq__gt=0).order_by("pk")
+        }
+        last = Event.objects.filter(action=Action.SEAL, lane__isnull=True).order_by("-pk").first()
+        if not heads or (last is not None and last.details.get("lanes") == heads):
+            return None
+        return record_event(
+            subject_type=SubjectType.AUDIT_LOG,
+            subject_ref="access",
+            action=Action.SEAL,
+            actor=None,
+            details={"lanes": heads},
+        )

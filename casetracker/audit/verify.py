@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from casetracker.crypto import audit_text_matches
 
-from .models import GENESIS_HASH, Action, ChainHead, Event, EventText
+from .models import GENESIS_HASH, AccessLane, Action, ChainHead, Event, EventText
 from .services import event_hash
 
 
@@ -83,26 +83,88 @@ def _redact_problem(event: Event) -> str:
     return ""
 
 
+@dataclass
+class _Lane:
+    """What the walk has seen of one access lane: its last event, and the one before (a seal
+    may name either: the newest read can be in flight, inserted but not committed, when the
+    lane's head is sealed; the lane's lock lets no second one in)."""
+
+    seq: int = 0
+    hash: str = GENESIS_HASH
+    before: tuple[int, str] = (0, GENESIS_HASH)
+
+    def holds(self, seq: int, digest: str) -> bool:
+        return (seq, digest) in ((self.seq, self.hash), self.before)
+
+
 def verify_chain() -> ChainReport:
-    """The first broken link or altered text, or a clean report. Reads in id order, in
-    chunks, each event with the text kept beside it."""
+    """The first broken link, altered text or missing read, or a clean report. Reads in id
+    order, in chunks, each event with the text kept beside it: the main chain's events each
+    follow the one before them in it; each access lane's reads follow the one before them in
+    their lane, counted without a gap; each seal names lane heads the walk has reached; and at
+    the end the heads of the main chain and of every lane are the last events walked."""
     previous = GENESIS_HASH
+    lanes: dict[int, _Lane] = {}
     checked = 0
     events = Event.objects.select_related(
         "text_row__redaction_event__text_row", "redacted_text"
     ).order_by("id")
     for event in events.iterator(chunk_size=2000):
-        if event.prev_hash != previous:
-            return ChainReport(
-                checked, event.pk, "does not follow the event before it (one was removed)"
-            )
-        if event_hash(event) != event.hash:
-            return ChainReport(checked, event.pk, "content differs from its hash (altered)")
-        if problem := _text_problem(event) or _redact_problem(event):
+        problem = _link_problem(event, previous, lanes)
+        if not problem and event_hash(event) != event.hash:
+            problem = "content differs from its hash (altered)"
+        problem = problem or _text_problem(event) or _redact_problem(event)
+        problem = problem or _seal_problem(event, lanes)
+        if problem:
             return ChainReport(checked, event.pk, problem)
-        previous = event.hash
+        if event.lane is None:
+            previous = event.hash
+        else:
+            lane = lanes.setdefault(event.lane, _Lane())
+            lane.before = (lane.seq, lane.hash)
+            lane.seq, lane.hash = event.lane_seq, event.hash
         checked += 1
     head = ChainHead.objects.filter(pk=1).first()
     if head is not None and head.last_hash != previous:
         return ChainReport(checked, None, "the newest events are missing (the chain head differs)")
-    return ChainReport(checked)
+    return ChainReport(checked, None, _lane_heads_problem(lanes))
+
+
+def _link_problem(event: Event, previous: str, lanes: dict[int, "_Lane"]) -> str:
+    if event.lane is None:
+        if event.prev_hash != previous:
+            return "does not follow the event before it (one was removed)"
+        return ""
+    lane = lanes.get(event.lane, _Lane())
+    if event.lane_seq != lane.seq + 1:
+        return (
+            f"is read {event.lane_seq} of access lane {event.lane}, whose last read walked is "
+            f"{lane.seq} (one was removed)"
+        )
+    if event.prev_hash != lane.hash:
+        return f"does not follow the read before it in access lane {event.lane} (altered)"
+    return ""
+
+
+def _seal_problem(event: Event, lanes: dict[int, "_Lane"]) -> str:
+    if event.action != Action.SEAL or event.lane is not None:
+        return ""
+    for lane_id, (seq, digest) in sorted(event.details.get("lanes", {}).items()):
+        if not lanes.get(int(lane_id), _Lane()).holds(seq, digest):
+            return (
+                f"seals read {seq} of access lane {lane_id}, which is not the read walked "
+                "there (reads were removed or altered)"
+            )
+    return ""
+
+
+def _lane_heads_problem(lanes: dict[int, "_Lane"]) -> str:
+    heads = {lane.pk: (lane.seq, lane.last_hash) for lane in AccessLane.objects.all()}
+    for lane_id in sorted(heads.keys() | lanes.keys()):
+        walked = lanes.get(lane_id, _Lane())
+        if heads.get(lane_id) != (walked.seq, walked.hash):
+            return (
+                f"the newest reads of access lane {lane_id} are missing (its head is not the "
+                "last read walked)"
+            )
+    return ""

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 from casetracker.audit.models import Action, Event
 from casetracker.audit.vocabulary import state_label
@@ -22,11 +23,26 @@ class Message:
     subject: str
     body: str  # plain text
     html: str = ""  # a whole HTML document, for email
-    details_html: str = ""  # the same as a fragment, for the inbox page
+
+
+def _reference(event: Event) -> str:
+    return event.batch_ref or event.subject_ref
+
+
+def event_subject(event: Event, language: str) -> str:
+    """ "Batch RAF-2026-02-04-3: cancelled", in `language`: a batch code and an action, never
+    a name or the free text. Made with gettext, not a template: the inbox and the notification
+    list show one on every row."""
+    with translation.override(language):
+        subject = gettext("Batch %(ref)s: %(action)s") % {
+            "ref": _reference(event),
+            "action": event.get_action_display(),
+        }
+    return " ".join(subject.split())
 
 
 def _context(event: Event) -> dict:
-    reference = event.batch_ref or event.subject_ref
+    reference = _reference(event)
     return {
         "event": event,
         "action": event.action,
@@ -48,18 +64,24 @@ def _relayed_by(event: Event) -> str:
 
 
 def render_event_message(event: Event, language: str) -> Message:
+    """The email: its subject, plain text and HTML."""
     with translation.override(language):
         context = _context(event)
-        subject = render_to_string("notifications/event_subject.txt", context).strip()
         body = render_to_string("notifications/event_body.txt", context).strip()
         html = render_to_string("notifications/event_body.html", context)
+    return Message(subject=event_subject(event, language), body=body, html=html)
+
+
+def render_inbox_details(event: Event, language: str) -> str:
+    """The details of one inbox entry (the email's table) as an HTML fragment for the page."""
+    with translation.override(language):
+        context = _context(event)
         # The inbox page's Content-Security-Policy refuses style="" attributes: classes there.
-        page = {
-            "page": True,
-            "reference_html": format_html('<bdi class="code">{}</bdi>', context["reference"]),
-        }
-        details = render_to_string("notifications/event_details.html", {**context, **page})
-    return Message(subject=" ".join(subject.split()), body=body, html=html, details_html=details)
+        context.update(
+            page=True,
+            reference_html=format_html('<bdi class="code">{}</bdi>', context["reference"]),
+        )
+        return render_to_string("notifications/event_details.html", context)
 
 
 def render_sms(notification: Notification) -> str:

@@ -178,6 +178,18 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["status", "created_at"]),
             models.Index(fields=["status", "next_attempt_at"]),
+            # A user's inbox, newest first, and its count (the inbox page and its pages).
+            models.Index(
+                fields=["recipient", "created_at", "id"],
+                name="notification_inbox",
+                condition=Q(channel=NotificationChannel.INBOX),
+            ),
+            # The unread count in every page's header: read from the index alone.
+            models.Index(
+                fields=["recipient"],
+                name="notification_unread_inbox",
+                condition=Q(channel=NotificationChannel.INBOX, read_at__isnull=True),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -15,6 +15,7 @@ from casetracker.audit.services import record_event
 
 from .audiences import event_type
 from .models import Notification, NotificationChannel, NotificationStatus, WebhookSubscription
+from .queues import SLOW_CHANNELS
 
 logger = logging.getLogger(__name__)
 
@@ -108,12 +109,19 @@ def enqueue_delivery(rows: Iterable[tuple[int, int]]) -> int:
 
     When the broker cannot be reached the rest stay `pending`: the sweeper queues them again,
     so the caller (a coordinator's request that already committed) never sees the outage."""
-    from .tasks import deliver_notification
+    from .tasks import delivery_task
 
     rows = list(rows)
+    # The slow channels' rows go to queues of their own (queues.py): one query tells which.
+    slow = dict(
+        Notification.objects.filter(
+            pk__in=[notification_id for notification_id, _ in rows],
+            channel__in=SLOW_CHANNELS,
+        ).values_list("pk", "channel")
+    )
     for done, (notification_id, attempts_made) in enumerate(rows):
         try:
-            deliver_notification.delay(notification_id, attempts_made)
+            delivery_task(slow.get(notification_id, "")).delay(notification_id, attempts_made)
         except (KombuError, OSError) as exc:
             logger.warning(
                 "broker unreachable (%s): %d notification(s) left pending for the sweeper",

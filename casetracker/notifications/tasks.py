@@ -4,17 +4,23 @@ import logging
 import random
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from casetracker import health
 from casetracker.audit.context import Channel, audit_context
 from casetracker.logging import describe_exception
 
 from .channels import CHANNELS
 from .errors import DeliveryError, PermanentDeliveryError
-from .models import LAST_ERROR_MAX_LENGTH, Notification, NotificationStatus
+from .models import (
+    LAST_ERROR_MAX_LENGTH,
+    Notification,
+    NotificationChannel,
+    NotificationStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +43,32 @@ def deliver_notification(self, notification_id: int, attempts_made: int | None =
     """Deliver one outbox row. `attempts_made` is the row's attempt count when this task was
     queued: a copy queued before a later attempt (the sweeper's, next to a scheduled retry) is
     stale and does nothing. Counts, not clocks: web, beat and worker clocks may differ."""
+    return _deliver(self, notification_id, attempts_made)
+
+
+# The slow channels' deliveries: the same work, under names that CELERY_TASK_ROUTES sends to
+# queues of their own (queues.py). A retry goes back to the queue the task came from.
+@shared_task(bind=True, max_retries=None, acks_late=True)
+def deliver_sms_notification(self, notification_id: int, attempts_made: int | None = None) -> str:
+    return _deliver(self, notification_id, attempts_made)
+
+
+@shared_task(bind=True, max_retries=None, acks_late=True)
+def deliver_webhook_notification(
+    self, notification_id: int, attempts_made: int | None = None
+) -> str:
+    return _deliver(self, notification_id, attempts_made)
+
+
+def delivery_task(channel: str) -> Task:
+    """The task that delivers a row of this channel."""
+    return {
+        NotificationChannel.SMS: deliver_sms_notification,
+        NotificationChannel.WEBHOOK: deliver_webhook_notification,
+    }.get(channel, deliver_notification)
+
+
+def _deliver(task: Task, notification_id: int, attempts_made: int | None) -> str:
     retry_after = failure = None
     with audit_context(channel=Channel.WORKER), transaction.atomic():
         notification = (
@@ -63,7 +95,7 @@ def deliver_notification(self, notification_id: int, attempts_made: int | None =
             failure = exc
             # Run inline (no broker, `make run`), a retry runs at once: there is no beat
             # to sweep a row left waiting, and the web request is holding on.
-            retry_after = _record_failure(notification, exc, wait=not self.request.is_eager)
+            retry_after = _record_failure(notification, exc, wait=not task.request.is_eager)
         else:
             notification.status = NotificationStatus.SENT
             notification.sent_at = timezone.now()
@@ -73,7 +105,7 @@ def deliver_notification(self, notification_id: int, attempts_made: int | None =
             )
     # Outside the transaction, so the attempt above is committed first.
     if retry_after is not None:
-        raise self.retry(args=(notification_id, notification.attempts), countdown=retry_after)
+        raise task.retry(args=(notification_id, notification.attempts), countdown=retry_after)
     if failure is not None and not isinstance(failure, DeliveryError):
         raise failure  # a bug: the row is failed, and the task fails for all to see
     return notification.status
@@ -129,6 +161,8 @@ def sweep_pending_notifications() -> int:
         )
         # Due now, so the next sweep leaves them alone while these tasks run.
         Notification.objects.filter(pk__in=[pk for pk, _ in rows]).update(next_attempt_at=now)
+    # For /readyz: the sweeper ran, whatever it found.
+    health.record_beat(health.SWEEPER)
     if not rows:
         return 0
     queued = enqueue_delivery(rows)

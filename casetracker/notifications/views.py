@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from casetracker.accounts.roles import Role, user_role
 
 from .context_processors import recent_failures
-from .messages import render_event_message
+from .messages import event_subject, render_inbox_details
 from .models import Notification, NotificationChannel
 from .services import notification_mark_read, notifications_mark_all_read
 
@@ -31,7 +31,9 @@ def inbox(request):
         rows = rows.filter(read_at__isnull=True)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     language = translation.get_language()
-    entries = [(n, render_event_message(n.event, language)) for n in page]
+    entries = [
+        (n, event_subject(n.event, language), render_inbox_details(n.event, language)) for n in page
+    ]
     undelivered = []
     if user_role(request.user) in (Role.COORDINATOR, Role.ADMIN):
         undelivered = list(

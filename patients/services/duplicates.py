@@ -14,13 +14,22 @@ OPEN_PATIENT_STATUSES = (PatientStatus.WAITING, PatientStatus.SCHEDULED)
 OPEN_RETURNEE_STATUSES = (ReturneeStatus.WAITING, ReturneeStatus.SCHEDULED)
 
 
+# Advisory locks of national IDs: their own namespace (the first key of the two-key form), and a
+# bounded number of them. Each lock held takes a slot of PostgreSQL's shared lock table (about
+# 64 per connection) until commit: an import registering 20,000 cases in one transaction ran
+# out of shared memory with a lock per number. Folded into buckets, a transaction holds at most
+# NATIONAL_ID_LOCK_BUCKETS of them; two numbers of one bucket only wait for each other.
+NATIONAL_ID_LOCK_SPACE = 0x4E4944  # "NID"
+NATIONAL_ID_LOCK_BUCKETS = 512
+
+
 def _lock_national_id(number: str) -> None:
     """Serialise registrations of one number until commit, so two at once cannot both pass the
     duplicate check. SQLite needs nothing: its write transactions already run one at a time."""
     if connection.vendor == "postgresql":
-        key = int(crypto.keyed_hash(number)[:15], 16)  # fits a bigint
+        bucket = int(crypto.keyed_hash(number)[:8], 16) % NATIONAL_ID_LOCK_BUCKETS
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [NATIONAL_ID_LOCK_SPACE, bucket])
 
 
 def refuse_duplicate_national_id(

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.core import signals
-from django.db import close_old_connections, transaction
-from django.test import override_settings
+from django.db import close_old_connections
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -21,6 +20,7 @@ from casetracker.notifications.models import Notification, NotificationStatus
 from patients.models import Companion, Patient, Referral, Returnee
 from patients.services import patient_set_status, readiness_update
 from tests import factories
+from tests.api_helpers import world_rolled_back
 from tests.service_helpers import advance
 
 ROLES = ["anonymous", "coordinator", "hospital_staff", "auditor", "admin"]
@@ -149,15 +149,5 @@ def wsgi_in_test_transaction():
 
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker):
-    """Built once per module inside a transaction that is rolled back at the end; each test
-    runs in a savepoint of it (`django_db`), so the rows are shared and never leak out."""
-    # The production hasher takes a second per user; the tests' `fast_passwords` is too late.
-    fast = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
-    with django_db_blocker.unblock(), fast:
-        outer = transaction.atomic()
-        outer.__enter__()
-        try:
-            yield build_world()
-        finally:
-            transaction.set_rollback(True)
-            outer.__exit__(None, None, None)
+    with world_rolled_back(django_db_blocker, build_world) as built:
+        yield built

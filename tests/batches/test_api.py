@@ -11,7 +11,7 @@ from batches.models import Batch, BatchMember, CrossingQuota
 from casetracker.audit.models import Event
 from casetracker.notifications.models import Notification
 from tests import factories
-from tests.api_helpers import assert_constant_queries
+from tests.api_helpers import assert_constant_queries, decryptions
 
 BATCHES = "/api/v1/batches/"
 QUOTAS = "/api/v1/quotas/"
@@ -538,6 +538,64 @@ def test_members_list_of_return_batch_constant_number_of_queries(api, coordinato
             services.batch_add_returnee(batch=batch, returnee=returnee, actor=coordinator)
 
     assert_constant_queries(api, coordinator, _url(batch, "members"), make)
+
+
+@pytest.mark.parametrize("who", ["coordinator", "nurse", "auditor"])
+def test_members_list_decrypts_no_national_id(api, request, coordinator, facility, who):
+    """A manifest line names its person by reference: no ID number is loaded, so none is
+    decrypted, whoever reads it (each would cost a decryption per row)."""
+    batch = factories.BatchFactory(staging_facility=facility)
+    for _ in range(3):
+        patient = factories.PatientFactory(facility=facility)
+        factories.ReferralFactory(patient=patient)
+        companion = factories.CompanionFactory(patient=patient)
+        services.batch_add_patient(
+            batch=batch, patient=patient, companions=[companion], actor=coordinator
+        )
+    with decryptions() as decrypted:
+        response = api(request.getfixturevalue(who)).get(_url(batch, "members"))
+        line = response.json()["results"][1]
+        one = api(request.getfixturevalue(who)).get(_url(batch, f"members/{line['id']}"))
+    assert response.status_code == one.status_code == 200
+    assert len(response.json()["results"]) == 6
+    assert (line["kind"], line["companion_of"]) == ("companion", one.json()["companion_of"])
+    assert decrypted == []
+
+
+def test_lines_visible_to_every_batch_reader_need_no_subquery(
+    coordinator, auditor, admin_user, nurse, other_nurse, facility, other_facility
+):
+    """Coordinators, auditors and admins see every line: their reads carry no condition on
+    the batches (a subquery over every batch, joined to each line a report reads); hospital
+    staff still see the lines of their facility's batches only, never a returnee's."""
+    here = factories.BatchFactory(staging_facility=facility)
+    there = factories.BatchFactory(staging_facility=other_facility)
+    for batch in (here, there):
+        patient = factories.PatientFactory()
+        factories.ReferralFactory(patient=patient)
+        services.batch_add_patient(batch=batch, patient=patient, actor=coordinator)
+    homecoming = factories.BatchFactory(staging_facility=facility, direction="return")
+    services.batch_add_returnee(
+        batch=homecoming, returnee=factories.ReturneeFactory(), actor=coordinator
+    )
+    for user in (coordinator, auditor, admin_user):
+        lines = BatchMember.objects.visible_to(user)
+        assert '"batches_batch"' not in str(lines.query), user
+        assert lines.count() == 3, user
+    assert set(BatchMember.objects.visible_to(nurse).values_list("batch", flat=True)) == {here.pk}
+    assert set(BatchMember.objects.visible_to(other_nurse).values_list("batch", flat=True)) == {
+        there.pk
+    }
+
+
+def test_members_list_of_return_batch_decrypts_no_national_id(api, coordinator, facility):
+    batch = factories.BatchFactory(staging_facility=facility, direction="return")
+    for returnee in factories.ReturneeFactory.create_batch(3):
+        services.batch_add_returnee(batch=batch, returnee=returnee, actor=coordinator)
+    with decryptions() as decrypted:
+        response = api(coordinator).get(_url(batch, "members"))
+    assert [line["kind"] for line in response.json()["results"]] == ["returnee"] * 3
+    assert decrypted == []
 
 
 # --- batches/{code}/members/{id}/clearance/ -------------------------------------------------

@@ -19,6 +19,7 @@ from batches.views import manifest as views
 from casetracker.audit.models import Event
 from patients import access
 from tests import factories
+from tests.api_helpers import decryptions
 from tests.pdf import pdf_text
 from tests.service_helpers import advance, mark
 
@@ -336,6 +337,33 @@ def test_build_manifest_reads_only_the_columns_it_prints(
         sheet.build_manifest(batch=batch, user=coordinator)
     line = sheet.manifest_lines(batch, coordinator).first()
     assert "diagnosis" in line.patient.get_deferred_fields()
+
+
+@pytest.mark.parametrize("who", ["coordinator", "nurse", "auditor"])
+def test_build_manifest_decrypts_the_ids_it_prints_and_no_other(request, batch, who):
+    """One decryption per person printed (the whole number for coordinators, its last four
+    digits for the others): none for the companion's patient, nor for a vehicle's sheet the
+    people of the other vehicles."""
+    user = request.getfixturevalue(who)
+    with decryptions() as decrypted:
+        whole = sheet.build_manifest(batch=batch, user=user)
+    assert len(decrypted) == len(whole.people) == 3
+    with decryptions() as decrypted:
+        bus = sheet.build_manifest(batch=batch, user=user, vehicle=batch.vehicles.get(number=2))
+    assert len(decrypted) == len(bus.people) == 1
+    shown = bus.people[0].national_id
+    assert shown == (YOUSEF[2] if who == "coordinator" else access.mask_national_id(YOUSEF[2]))
+
+
+def test_batch_page_decrypts_only_the_ids_of_its_printed_sheet(client, nurse, batch):
+    """The page lists the manifest without ID numbers; its print sheet shows the last four
+    digits of each person who travels: that many decryptions, no more."""
+    client.force_login(nurse)
+    with decryptions() as decrypted:
+        response = client.get(reverse("batches:detail", args=[batch.code]))
+    assert response.status_code == 200
+    assert len(decrypted) == 3
+    assert access.mask_national_id(YOUSEF[2]) in response.content.decode()
 
 
 def test_manifest_download_shows_in_the_auditors_timeline_only(client, coordinator, auditor, batch):

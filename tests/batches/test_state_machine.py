@@ -797,6 +797,9 @@ def test_batch_services_keep_invariants_under_random_sequences(db):
         settings=settings(
             max_examples=40,
             stateful_step_count=25,
+            # The same walk every run: the assertions below on what it reached must not depend
+            # on the luck of a random seed (one run in several missed a refused time).
+            derandomize=True,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
         ),

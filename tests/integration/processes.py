@@ -17,6 +17,8 @@ import redis
 from django.db import connection
 from kombu import pools
 
+from casetracker.notifications.queues import queue_names
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -190,7 +192,7 @@ class WorkerProcess:
         self.queue = queue
         self.log_path = workdir / f"{name}.log"
         self.command = [sys.executable, "-m", "celery", "-A", "casetracker", "worker"]
-        self.command += ["-P", "solo", "-Q", queue]
+        self.command += ["-P", "solo", "-Q", ",".join(queue_names(queue))]
         self.command += ["-n", f"{name}-{os.getpid()}@%h", "--loglevel", "WARNING"]
         if beat:
             self.command += ["-B", "-s", str(workdir / f"{name}-beat-schedule")]

@@ -3,9 +3,11 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from batches import services as batch_services
-from casetracker.audit.models import Event
+from casetracker.audit.models import Action, Event
+from casetracker.notifications.messages import render_event_message
 from casetracker.notifications.models import Notification
 from tests import factories
 from tests.service_helpers import inbox_row, notify_event
@@ -248,3 +250,41 @@ def test_notifications_link_the_event_they_report(api, coordinator, nurse, audit
     rows = api(coordinator).get(INBOX, {"batch": batch.code}).json()["results"]
     assert {r["channel"] for r in rows} == {"inbox", "email"}
     assert {r["event"] for r in rows} == {event.pk}
+
+
+def test_notifications_list_renders_no_template_per_row(api, nurse):
+    """The subject is a batch code and an action put in a translated sentence, not a template:
+    listing notifications renders none (four a row were three quarters of the list's time)."""
+    for i in range(12):
+        notify_event([nurse], batch_ref=f"RAF-2026-02-04-{i}")
+    response = api(nurse).get(INBOX)
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 24  # inbox and email rows
+    assert [t.name for t in response.templates] == []
+
+
+def test_notifications_subject_in_the_recipients_language_and_without_the_text(
+    api, coordinator, nurse, facility
+):
+    """Each row's subject is in the language of its recipient (the nurse reads Arabic), and
+    names the batch and the action only: never the free text, which may name a person."""
+    batch = factories.BatchFactory(staging_facility=facility)
+    batch_services.batch_cancel(
+        batch=batch,
+        actor=coordinator,
+        reason_code="security",
+        reason_text="Ahmad Haddad was refused at the gate",
+        source="border_authority",
+    )
+    rows = api(coordinator).get(INBOX, {"batch": batch.code}).json()["results"]
+    subjects = {(row["recipient"], row["channel"]): row["subject"] for row in rows}
+    with translation.override("ar"):
+        cancelled_in_arabic = str(Action.CANCEL.label)
+    assert cancelled_in_arabic != "cancelled"
+    for channel in ("inbox", "email"):
+        assert subjects[("coordinator", channel)] == f"Batch {batch.code}: cancelled"
+        assert subjects[("nurse", channel)] == f"الدفعة {batch.code}: {cancelled_in_arabic}"
+    assert not any("Ahmad" in subject for subject in subjects.values())
+    # The email says the same as the list.
+    email = Notification.objects.get(recipient=nurse, channel="email", event__batch_ref=batch.code)
+    assert render_event_message(email.event, "ar").subject == subjects[("nurse", "email")]

@@ -5,13 +5,15 @@ import re
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from casetracker.notifications.models import Notification
+from casetracker.accounts.roles import user_role
+from casetracker.notifications.context_processors import notifications
+from casetracker.notifications.models import Notification, NotificationChannel
 from tests.service_helpers import inbox_row, notify_event
 
 pytestmark = pytest.mark.django_db
@@ -384,3 +386,67 @@ def test_inbox_entry_links_the_batch_of_its_event(client, coordinator, nurse):
     html = _page(client, coordinator)
     failed_page = reverse("batches:detail", args=["RAF-2026-02-01-9"])
     assert f'<a href="{failed_page}"><bdi class="code">RAF-2026-02-01-9</bdi></a>' in html
+
+
+def test_inbox_page_renders_only_each_entrys_details(client, nurse):
+    """Per entry the page renders the details table, nothing else: the subject is made without
+    a template, and the email's texts are not made at all."""
+    _inbox_rows(nurse, 6)
+    client.force_login(nurse)
+    response = client.get(INBOX)
+    assert response.status_code == 200
+    names = [t.name for t in response.templates]
+    assert names.count("notifications/event_details.html") == 6
+    assert not {n for n in names if n.startswith("notifications/event_")} - {
+        "notifications/event_details.html"
+    }
+    assert response.content.decode().count(">الدفعة RAF-2026-02-01-") == 6
+
+
+def test_inbox_unread_count_is_queried_only_when_a_page_shows_it(rf, nurse):
+    """The header's count is a callable the template calls: a page without the header (a
+    fragment, a PDF) never counts; one that shows it counts once."""
+    request = rf.get("/")
+    request.user = nurse
+    user_role(nurse)  # read once per request, by the permission check
+    with CaptureQueriesContext(connection) as queries:
+        context = notifications(request)
+    assert len(queries) == 0
+    _inbox_rows(nurse, 2)
+    with CaptureQueriesContext(connection) as queries:
+        assert context["inbox_unread"]() == 2
+        assert context["inbox_unread"]() == 2
+    assert len(queries) == 1
+
+
+def test_inbox_unread_count_is_read_from_its_index(require_postgres, nurse, other_nurse):
+    """PostgreSQL counts a user's unread inbox rows from the partial index of unread inbox
+    rows, without reading the table (the header shows the count on every page)."""
+    _inbox_rows(nurse, 3)
+    _inbox_rows(other_nurse, 2)
+    unread = Notification.objects.filter(
+        recipient=nurse, channel=NotificationChannel.INBOX, read_at__isnull=True
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A handful of rows: make the planner show whether the index can serve the count.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        # The rows the count counts, as the count reads them.
+        plan = unread.order_by().values("pk").explain()
+    assert "notification_unread_inbox" in plan
+    assert unread.count() == 3
+
+
+def test_inbox_page_is_read_from_the_inbox_index(require_postgres, nurse, other_nurse):
+    """A page of the inbox is read newest first from the inbox index, not sorted."""
+    _inbox_rows(nurse, 3)
+    _inbox_rows(other_nurse, 2)
+    page = Notification.objects.filter(recipient=nurse, channel=NotificationChannel.INBOX).order_by(
+        "-created_at", "-id"
+    )[:25]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        plan = page.explain()
+    assert "notification_inbox" in plan
+    assert "Sort" not in plan

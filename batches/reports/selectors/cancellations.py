@@ -1,12 +1,12 @@
 """The cancellation history: every cancelled batch, as its chained events record it, whom it
 took off the road and what became of them; and the statements made about it later."""
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from operator import attrgetter
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext
 
@@ -29,6 +29,46 @@ CANCELLATION_ORDERS = (
     "source",
     "patients",
     "lead_hours",
+)
+
+
+# Up to this many cancelled batches, the queries of their events and lines name them one by
+# one (the default week holds a few dozen); beyond, by a subquery (see `cancellations`).
+NAMED_BATCHES = 300
+
+# The batch's own copies of its cancellation, read only for a batch without a cancel event.
+_BATCH_CANCEL_COPIES = (
+    "cancelled_at",
+    "cancelled_from",
+    "cancel_reason_code",
+    "cancel_reason_text",
+    "cancel_source",
+    "cancel_relayed_by",
+)
+# The columns the history reads, and no more: a year holds thousands of cancellations, and
+# every column loaded costs on each of them.
+_BATCH_COLUMNS = (
+    "code",
+    "crossing",
+    "direction",
+    "planned_date",
+    *_BATCH_CANCEL_COPIES,
+    "rescheduled_as__code",
+    "rescheduled_as__planned_date",
+)
+# An event's time, source, details and text (`statement_line`, `cancellation_of`).
+_EVENT_COLUMNS = (
+    "subject_ref",
+    "created_at",
+    "occurred_at",
+    "source",
+    "details",
+    "chained_text",
+    "text_digest",
+    "text_row__text",
+    "text_row__redacted_at",
+    "text_row__redaction_reason",
+    "text_row__redacted_by__username",
 )
 
 
@@ -70,19 +110,60 @@ class CancellationRow:
     statements: list[str] = field(default_factory=list)
 
 
-def _crossings_of(user, patient_ids, returnee_ids) -> dict[tuple[str, int], date]:
-    """The day each of these people crossed (their last crossing), keyed (kind, id)."""
-    crossed: dict[tuple[str, int], date] = {}
-    lines = (
-        BatchMember.objects.visible_to(user)
-        .filter(outcome=Outcome.CROSSED)
-        .filter(Q(patient_id__in=patient_ids) | Q(returnee_id__in=returnee_ids))
+@dataclass
+class TakenOff:
+    """Whom a cancellation took off its batch: how many of each kind, and each patient and
+    returnee by reference (no name, no ID number: the people's rows are never loaded whole,
+    so nothing is decrypted)."""
+
+    patients: int = 0
+    companions: int = 0
+    returnees: int = 0
+    # (kind, id, reference, status now) of each patient and returnee, in the order added.
+    people: list[tuple[str, int, str, str]] = field(default_factory=list)
+
+
+def _taken_off(lines: QuerySet[BatchMember]) -> dict[int, TakenOff]:
+    """By batch id, whom these lines took off (one query, of the columns the history shows)."""
+    rows = lines.order_by("id").values_list(
+        "batch_id",
+        "patient_id",
+        "companion_id",
+        "returnee_id",
+        "patient__case_reference",
+        "patient__status",
+        "returnee__reference",
+        "returnee__status",
     )
-    for patient_id, returnee_id, day in lines.values_list(
-        "patient_id", "returnee_id", "batch__planned_date"
-    ):
-        key = ("patient", patient_id) if patient_id else ("returnee", returnee_id)
-        crossed[key] = max(day, crossed.get(key, day))
+    taken_off: dict[int, TakenOff] = defaultdict(TakenOff)
+    for batch_id, patient_id, companion_id, returnee_id, case, case_status, ret, ret_status in rows:
+        batch = taken_off[batch_id]
+        if patient_id:
+            batch.patients += 1
+            batch.people.append(("patient", patient_id, case, case_status))
+        elif companion_id:
+            batch.companions += 1
+        else:
+            batch.returnees += 1
+            batch.people.append(("returnee", returnee_id, ret, ret_status))
+    return taken_off
+
+
+def _crossings_of(user, lines: QuerySet[BatchMember]) -> dict[tuple[str, int], date]:
+    """The day each patient and returnee of these lines crossed (their last crossing), keyed
+    (kind, id). The people are named by a subquery (a list of ids would cost a parameter each),
+    one query per kind so that PostgreSQL can serve each from its column's index."""
+    crossed: dict[tuple[str, int], date] = {}
+    crossings = BatchMember.objects.visible_to(user).filter(outcome=Outcome.CROSSED)
+    for kind in ("patient", "returnee"):
+        people = lines.filter(**{f"{kind}__isnull": False}).values(f"{kind}_id")
+        last = (
+            crossings.filter(**{f"{kind}_id__in": people})
+            .values_list(f"{kind}_id")
+            .annotate(last=Max("batch__planned_date"))
+            .order_by()
+        )
+        crossed.update(((kind, person_id), day) for person_id, day in last)
     return crossed
 
 
@@ -132,14 +213,21 @@ def cancellations(
     and who relayed it) and what was said about it later are read from the chained events,
     never from the batch's and the statements' own columns: those copies serve the operational
     pages, and an UPDATE to them would go unnoticed by `verify_audit_log`."""
-    batches = _cancelled_in(user, period=period, crossing=crossing, reason=reason, source=source)
-    batches = list(batches.select_related("rescheduled_as"))
-    codes = [b.code for b in batches]
+    cancelled = _cancelled_in(user, period=period, crossing=crossing, reason=reason, source=source)
+    batches = list(cancelled.select_related("rescheduled_as").only(*_BATCH_COLUMNS))
+    # The events and the lines below name these batches: by their codes and ids when they
+    # are few (PostgreSQL then knows how few, and reads them by index), by a subquery when
+    # they are many (thousands of codes or ids would cost a query parameter each).
+    if len(batches) > NAMED_BATCHES:
+        codes, pks = cancelled.values("code"), cancelled.values("pk")
+    else:
+        codes, pks = [b.code for b in batches], [b.pk for b in batches]
     recorders = {
         e.subject_ref: e
         for e in Event.objects.visible_to(user)
         .filter(subject_type=SubjectType.BATCH, action=Action.CANCEL, subject_ref__in=codes)
         .select_related("actor", "text_row__redacted_by")
+        .only(*_EVENT_COLUMNS, "reason_code", "from_state", "actor_role", "actor__username")
     }
     said = defaultdict(list)
     for event in (
@@ -151,34 +239,33 @@ def cancellations(
             details__about_cancellation=True,
         )
         .select_related("text_row__redacted_by")
+        .only(*_EVENT_COLUMNS)
         .order_by("occurred_at", "id")
     ):
         said[event.subject_ref].append(statement_line(event))
-    lines = BatchMember.objects.visible_to(user).filter(
-        batch__in=batches, end_reason=EndReason.CANCELLED
+    closed = BatchMember.objects.visible_to(user).filter(
+        batch_id__in=pks, end_reason=EndReason.CANCELLED
     )
-    by_batch = defaultdict(list)
-    for line in lines.select_related("patient", "returnee", "companion"):
-        by_batch[line.batch_id].append(line)
-    patient_ids = [line.patient_id for line in lines if line.patient_id]
-    returnee_ids = [line.returnee_id for line in lines if line.returnee_id]
-    crossed = _crossings_of(user, patient_ids, returnee_ids)
+    by_batch = _taken_off(closed)
+    crossed = _crossings_of(user, closed)
 
+    here = timezone.get_current_timezone()
+    midnights: dict[date, datetime] = {}  # of the planned days, many batches a day
     rows = []
     for batch in batches:
         event = recorders.get(batch.code)
         cancel = cancellation_of(batch, event)
-        taken_off = by_batch[batch.pk]
-        kinds = Counter(line.kind for line in taken_off)
-        people = [line for line in taken_off if line.kind != "companion"]
-        later = [crossed.get((line.kind, line.patient_id or line.returnee_id)) for line in people]
+        taken_off = by_batch.get(batch.pk) or TakenOff()
+        later = [crossed.get((kind, pk)) for kind, pk, _ref, _status in taken_off.people]
         # Crossed "later": on a day from the cancelled batch's planned day or from the day the
         # cancellation came, whichever was first (news may come early and people cross before
         # the old date; a cancellation may be recorded after the fact).
-        since = min(batch.planned_date, timezone.localdate(cancel["cancelled_at"]))
+        since = min(batch.planned_date, timezone.localdate(cancel["cancelled_at"], here))
         later = [day for day in later if day and day >= since]
-        waiting = [line for line in people if (line.patient or line.returnee).status in QUEUED]
-        lead = (_local_midnight(batch.planned_date) - cancel["cancelled_at"]).total_seconds()
+        waiting = [ref for _kind, _pk, ref, status in taken_off.people if status in QUEUED]
+        if batch.planned_date not in midnights:
+            midnights[batch.planned_date] = _local_midnight(batch.planned_date)
+        lead = (midnights[batch.planned_date] - cancel["cancelled_at"]).total_seconds()
         rescheduled = getattr(batch, "rescheduled_as", None)
         rows.append(
             CancellationRow(
@@ -191,16 +278,16 @@ def cancellations(
                 recorded_by=event.actor.username if event and event.actor else "",
                 recorded_by_role=event.actor_role if event else "",
                 recorded_at=event.created_at if event else None,
-                patients=kinds["patient"],
-                companions=kinds["companion"],
-                returnees=kinds["returnee"],
+                patients=taken_off.patients,
+                companions=taken_off.companions,
+                returnees=taken_off.returnees,
                 lead_hours=round(lead / 3600, 1),
                 rescheduled_as=rescheduled.code if rescheduled else "",
                 rescheduled_for=rescheduled.planned_date if rescheduled else None,
                 crossed_later=len(later),
                 last_crossed_on=max(later, default=None),
                 still_waiting=len(waiting),
-                people=[line.person_reference for line in people],
+                people=[ref for _kind, _pk, ref, _status in taken_off.people],
             )
         )
     return _sorted(rows, order)

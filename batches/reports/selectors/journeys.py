@@ -12,6 +12,7 @@ from casetracker.audit.models import ACCESS_ACTIONS, OCCURRED, Action, Event, Su
 from patients.models import Patient, PatientStatus, Referral, ReferralStatus
 
 from ...models import Batch, BatchMember, EndReason, Outcome
+from ...selectors import NOT_SHOWN
 
 # A journey step for a line taken off a batch while it was open (the line itself is deleted).
 REMOVED = "removed"
@@ -49,11 +50,13 @@ def batch_timeline(user, batch: Batch) -> list[Event]:
 
 
 def batch_manifest(user, batch: Batch) -> QuerySet:
-    """Every line the batch ever had, with its clearance, outcome and why it ended."""
+    """Every line the batch ever had, with its clearance, outcome and why it ended; people by
+    reference (their ID numbers, each a decryption, are not loaded)."""
     return (
         BatchMember.objects.visible_to(user)
         .filter(batch=batch)
         .select_related("patient", "companion__patient", "returnee")
+        .defer(*NOT_SHOWN)
         .order_by("id")
     )
 
@@ -214,7 +217,12 @@ def bumped_patients(user, *, minimum: int = 2) -> list[BumpedRow]:
     for patient_id, day in lines.values_list("patient_id", "batch__planned_date"):
         counts[patient_id].append(day)
     wanted = {pk: days for pk, days in counts.items() if len(days) >= minimum}
-    patients = Patient.objects.visible_to(user).filter(pk__in=wanted)
+    # The columns of the row, and no more: a whole row would decrypt the national ID.
+    patients = (
+        Patient.objects.visible_to(user)
+        .filter(pk__in=wanted)
+        .only("case_reference", "status", "priority", "registered_at")
+    )
     rows = [
         BumpedRow(
             case_reference=p.case_reference,

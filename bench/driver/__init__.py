@@ -1,0 +1,1 @@
+"""Running the benchmark: `scripts/bench` (`make bench`)."""
