@@ -2,9 +2,10 @@
 
 `/healthz` says the process answers, and touches nothing else. `/readyz` says the deployment
 works: the database answers, every migration is applied, the broker answers, a worker reads each
-queue (a heartbeat that Celery beat sends to each queue, proving beat -> broker -> worker) and
-the notification sweeper ran recently. Both answer JSON without authentication, and hold no
-personal data: check names, yes or no, ages in seconds, an exception's type name at most.
+queue (a heartbeat that Celery beat sends to each queue, proving beat -> broker -> worker), and
+the notification sweeper and the sealing of the access log ran recently. Both answer JSON
+without authentication, and hold no personal data: check names, yes or no, ages in seconds, an
+exception's type name at most.
 
 Heartbeats hold the time of the Redis server, and readyz measures ages on that same clock, so
 web, worker and beat machines whose clocks differ do not fake a stale or a fresh heartbeat.
@@ -31,6 +32,8 @@ from casetracker.notifications.queues import queue_names
 logger = logging.getLogger(__name__)
 
 SWEEPER = "sweeper"
+# The sealing of the access log's lanes into the main chain (casetracker/audit/tasks.py).
+SEALER = "sealer"
 # Heartbeat keys expire: a queue or a deployment that is gone leaves nothing behind in Redis.
 BEAT_KEY_TTL_SECONDS = 24 * 60 * 60
 
@@ -112,13 +115,14 @@ def _beats() -> dict[str, float]:
         worker_beat(queue): worker_age for queue in queue_names(celery_app.conf.task_default_queue)
     }
     beats[SWEEPER] = settings.HEALTH_SWEEPER_MAX_AGE_SECONDS
+    beats[SEALER] = settings.HEALTH_SEALER_MAX_AGE_SECONDS
     return beats
 
 
 def _celery() -> dict[str, Check]:
     if not settings.REDIS_URL:
         eager = {"ok": True, "mode": "eager"}
-        return {"broker": eager, "worker": eager, SWEEPER: eager}
+        return {"broker": eager, "worker": eager, SWEEPER: eager, SEALER: eager}
     beats = _beats()
     try:
         # One round trip: the server's clock and every heartbeat.

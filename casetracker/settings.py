@@ -419,6 +419,10 @@ HEALTH_WORKER_MAX_AGE_SECONDS = env.float(
 HEALTH_SWEEPER_MAX_AGE_SECONDS = env.float(
     "HEALTH_SWEEPER_MAX_AGE_SECONDS", default=3 * NOTIFICATION_SWEEP_INTERVAL_SECONDS
 )
+# Likewise the last sealing of the access log's lanes (it runs even when nothing was read).
+HEALTH_SEALER_MAX_AGE_SECONDS = env.float(
+    "HEALTH_SEALER_MAX_AGE_SECONDS", default=3 * AUDIT_SEAL_INTERVAL_SECONDS
+)
 CELERY_BEAT_SCHEDULE.update(
     {
         f"worker-heartbeat-{queue}": {

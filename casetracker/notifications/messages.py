@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
 from casetracker.audit.models import Action, Event
@@ -29,15 +30,25 @@ def _reference(event: Event) -> str:
     return event.batch_ref or event.subject_ref
 
 
-def event_subject(event: Event, language: str) -> str:
+def event_subject(event: Event, language: str, *, page: bool = False) -> str:
     """ "Batch RAF-2026-02-04-3: cancelled", in `language`: a batch code and an action, never
     a name or the free text. Made with gettext, not a template: the inbox and the notification
-    list show one on every row."""
+    list show one on every row. For a page (`page=True`), HTML with the code isolated, so that
+    in an Arabic sentence it still reads left to right ("RAF-2026-02-04-3", not
+    "3-RAF-2026-02-04")."""
+    reference = _reference(event)
     with translation.override(language):
-        subject = gettext("Batch %(ref)s: %(action)s") % {
-            "ref": _reference(event),
-            "action": event.get_action_display(),
-        }
+        action = event.get_action_display()
+        if page:
+            # The sentence escaped first, then the escaped parts put in it.
+            return mark_safe(  # noqa: S308 - every part is escaped
+                escape(gettext("Batch %(ref)s: %(action)s"))
+                % {
+                    "ref": format_html('<bdi class="code">{}</bdi>', reference),
+                    "action": escape(action),
+                }
+            )
+        subject = gettext("Batch %(ref)s: %(action)s") % {"ref": reference, "action": action}
     return " ".join(subject.split())
 
 

@@ -32,7 +32,8 @@ def inbox(request):
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     language = translation.get_language()
     entries = [
-        (n, event_subject(n.event, language), render_inbox_details(n.event, language)) for n in page
+        (n, event_subject(n.event, language, page=True), render_inbox_details(n.event, language))
+        for n in page
     ]
     undelivered = []
     if user_role(request.user) in (Role.COORDINATOR, Role.ADMIN):

@@ -29,7 +29,7 @@ def readyz() -> tuple[int, dict]:
 @pytest.fixture
 def no_heartbeats(require_postgres, require_redis, monkeypatch):
     client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = [health.beat_key(name) for name in [*WORKERS, health.SWEEPER]]
+    keys = [health.beat_key(name) for name in [*WORKERS, health.SWEEPER, health.SEALER]]
     client.delete(*keys)
     monkeypatch.setattr(health, "_migrated", False)
     yield
@@ -43,7 +43,11 @@ def test_readyz_worker_heartbeats_arrive_then_go_stale(no_heartbeats, settings, 
     assert status == 503
     assert all(body["checks"][name]["age_seconds"] is None for name in WORKERS)
 
-    fast = {"HEALTH_HEARTBEAT_SECONDS": "1", "NOTIFICATION_SWEEP_INTERVAL_SECONDS": "1"}
+    fast = {
+        "HEALTH_HEARTBEAT_SECONDS": "1",
+        "NOTIFICATION_SWEEP_INTERVAL_SECONDS": "1",
+        "AUDIT_SEAL_INTERVAL_SECONDS": "1",
+    }
     options = {"redis_url": settings.REDIS_URL, "queue": QUEUE, "workdir": tmp_path, "env": fast}
     with worker_process(beat=True, **options) as worker:
         try:
@@ -52,7 +56,7 @@ def test_readyz_worker_heartbeats_arrive_then_go_stale(no_heartbeats, settings, 
             raise AssertionError(f"{exc}\n{readyz()[1]}\n{worker.log()}") from None
     status, body = readyz()
     assert status == 200
-    for name in [*WORKERS, health.SWEEPER]:
+    for name in [*WORKERS, health.SWEEPER, health.SEALER]:
         assert body["checks"][name]["ok"] is True, name
         assert body["checks"][name]["age_seconds"] is not None
 

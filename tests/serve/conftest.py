@@ -8,10 +8,9 @@ from casetracker.notifications.queues import queue_names
 
 
 def every_beat() -> list[str]:
-    """The heartbeats readyz expects: one per queue, and the sweeper's."""
-    return [health.worker_beat(q) for q in queue_names(celery_app.conf.task_default_queue)] + [
-        health.SWEEPER
-    ]
+    """The heartbeats readyz expects: one per queue, the sweeper's and the sealer's."""
+    workers = [health.worker_beat(q) for q in queue_names(celery_app.conf.task_default_queue)]
+    return [*workers, health.SWEEPER, health.SEALER]
 
 
 @pytest.fixture

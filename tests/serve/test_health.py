@@ -11,6 +11,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.test import Client
 
 from casetracker import health
+from casetracker.audit.tasks import seal_access_log
 from casetracker.notifications import tasks
 from tests import factories
 from tests.serve.conftest import every_beat
@@ -119,6 +120,7 @@ def test_readyz_eager_mode_needs_the_database_only(db, settings):
             "broker": {"ok": True, "mode": "eager"},
             "worker": {"ok": True, "mode": "eager"},
             "sweeper": {"ok": True, "mode": "eager"},
+            "sealer": {"ok": True, "mode": "eager"},
         },
     }
 
@@ -187,7 +189,7 @@ def test_readyz_broker_down_fails(db, settings):
 def test_readyz_stale_worker_heartbeat_fails(db, beats, settings):
     settings.HEALTH_WORKER_MAX_AGE_SECONDS = 120
     all_beats_now()
-    stale = every_beat()[-2]  # the last queue's worker
+    stale = every_beat()[-3]  # the last queue's worker
     set_age(beats, stale, 300)
 
     response, body = probe("/readyz")
@@ -224,6 +226,21 @@ def test_readyz_stale_sweeper_fails_and_a_sweep_makes_it_fresh(db, beats, settin
     response, body = probe("/readyz")
     assert response.status_code == 200
     assert body["checks"][health.SWEEPER]["age_seconds"] < 60
+
+
+def test_readyz_stale_sealer_fails_and_a_sealing_makes_it_fresh(db, beats, settings):
+    settings.HEALTH_SEALER_MAX_AGE_SECONDS = 180
+    all_beats_now()
+    set_age(beats, health.SEALER, 600)
+
+    response, body = probe("/readyz")
+    assert response.status_code == 503
+    assert [name for name, check in body["checks"].items() if not check["ok"]] == ["sealer"]
+
+    assert seal_access_log() is None  # nothing read since, and it ran
+    response, body = probe("/readyz")
+    assert response.status_code == 200
+    assert body["checks"][health.SEALER]["age_seconds"] < 60
 
 
 def test_readyz_bodies_hold_no_personal_data(db, beats, settings):

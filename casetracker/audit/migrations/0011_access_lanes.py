@@ -8,13 +8,12 @@
 # The two new columns are nullable without a default (only the catalogue changes) and the
 # check constraints are widened NOT VALID then validated, as in audit/0009
 # (`ReplaceCheckConstraints`), so the inserts of every transition and read go on meanwhile:
-# the migration is not atomic. The lanes are opened here (AUDIT_ACCESS_LANES of them); the
-# sealing task opens more if the setting grows.
+# the migration is not atomic. The lanes (AUDIT_ACCESS_LANES of them) are opened after every
+# `migrate` by the audit app (`open_access_lanes`, on post_migrate).
 #
 # Going back would drop the lanes, and with them the link of every read chained in one:
 # refused once any read has been (README, Upgrading the database).
 
-from django.conf import settings
 from django.db import migrations, models
 
 from casetracker.migration_ops import ReplaceCheckConstraints, refuse_reversal
@@ -42,14 +41,6 @@ SUBJECT_TYPES = [
     ('report', 'report'), ('account', 'staff account'), ('crossing', 'crossing'),
     ('quota', 'agreed quota'), ('facility', 'facility'), ('audit_log', 'audit log'),
 ]
-
-
-def open_lanes(apps, schema_editor):
-    AccessLane = apps.get_model("audit", "AccessLane")
-    AccessLane.objects.using(schema_editor.connection.alias).bulk_create(
-        [AccessLane(pk=number) for number in range(1, settings.AUDIT_ACCESS_LANES + 1)],
-        ignore_conflicts=True,
-    )
 
 
 def reads_in_lanes(apps, using) -> list[str]:
@@ -111,6 +102,5 @@ class Migration(migrations.Migration):
                 models.CheckConstraint(condition=models.Q(('action__in', [value for value, _label in ACTIONS])), name='event_action_valid'),
             ],
         ),
-        migrations.RunPython(open_lanes, migrations.RunPython.noop),
         refuse_reversal('audit.0011_access_lanes', reads_in_lanes),
     ]
