@@ -67,14 +67,8 @@ PROBE_PATHS = frozenset({"/healthz", "/readyz"})
 
 class AccessLogWithoutProbes(Logger):
     def access(self, resp, req, environ, request_time):
-        if not self.access_log_enabled or environ.get("PATH_INFO") in PROBE_PATHS:
-            return
-        atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
-        # Formatted here, not by logging: the application's log redaction (casetracker/logging.py)
-        # copies a record's arguments into a plain dict, which has no "-" for an atom that is
-        # missing (a response without X-Request-ID), and a failed record prints every atom,
-        # request headers and cookies included.
-        self.access_log.info("%s", self.cfg.access_log_format % atoms)
+        if environ.get("PATH_INFO") not in PROBE_PATHS:
+            super().access(resp, req, environ, request_time)
 
 
 logger_class = AccessLogWithoutProbes

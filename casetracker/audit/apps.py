@@ -14,10 +14,9 @@ def open_access_lanes(sender, *, apps=global_apps, using=DEFAULT_DB_ALIAS, **kwa
         lane = apps.get_model("audit", "AccessLane")
     except LookupError:  # migrated back to before the lanes
         return
-    lane.objects.using(using).bulk_create(
-        [lane(pk=number) for number in range(1, settings.AUDIT_ACCESS_LANES + 1)],
-        ignore_conflicts=True,
-    )
+    from .services import add_access_lanes
+
+    add_access_lanes(settings.AUDIT_ACCESS_LANES, model=lane, using=using)
 
 
 class AuditConfig(AppConfig):

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils.translation import gettext as _
 
 from casetracker.accounts.roles import user_role
@@ -220,10 +220,13 @@ def _new_event(
     )
 
 
-def add_access_lanes(count: int) -> None:
-    """Lanes 1..count exist (never fewer than there are: a lane holds reads)."""
-    AccessLane.objects.bulk_create(
-        [AccessLane(pk=number) for number in range(1, count + 1)], ignore_conflicts=True
+def add_access_lanes(
+    count: int, *, model: type[AccessLane] = AccessLane, using: str = DEFAULT_DB_ALIAS
+) -> None:
+    """Lanes 1..count exist (never fewer than there are: a lane holds reads). `model` may be
+    the migration state's (after `migrate`)."""
+    model.objects.using(using).bulk_create(
+        [model(pk=number) for number in range(1, count + 1)], ignore_conflicts=True
     )
 
 
