@@ -61,6 +61,8 @@ class ClearanceResult:
     errors: list[CellError] = field(default_factory=list)
     # Lines of the batch the list does not name (their labels: references, never names).
     not_on_list: list[str] = field(default_factory=list)
+    # The decision the list gives each line it names (line id -> clearance), for a preview.
+    by_line: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -176,6 +178,7 @@ def _decisions(result: ClearanceResult, file, name: str, batch: Batch) -> dict[i
     if not named_on and not result.errors:
         raise FileRefused(_("the file holds no rows under its headers"), row=2)
     result.not_on_list = sorted(line.label for line in lines.all if line.pk not in named_on)
+    result.by_line = {pk: decision for pk, (decision, _note) in decisions.items()}
     return decisions
 
 

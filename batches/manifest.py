@@ -22,7 +22,7 @@ people, and whether the numbers were full; never a name or a number.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from django.conf import settings
 from django.utils import timezone, translation
@@ -178,6 +178,18 @@ class Headings(dict):
         super().__init__({key: Bilingual.of(text) for key, text in HEADINGS.items()})
 
 
+# Per reader's language: building them translates every heading twice (2 ms on each batch
+# page), and the catalogues do not change while the process runs. Read only.
+_HEADINGS: dict[str, Headings] = {}
+
+
+def headings() -> Headings:
+    language = translation.get_language() or "en"
+    if language not in _HEADINGS:
+        _HEADINGS[language] = Headings()
+    return _HEADINGS[language]
+
+
 # --- The manifest ---------------------------------------------------------------------------
 
 
@@ -204,6 +216,7 @@ class Person:
     outcome: str = ""
     outcome_label: str = ""
     vehicle: str = ""
+    date_of_birth: date | None = None  # the CSV/XLSX manifest's (batches/manifest_export.py)
 
 
 @dataclass
@@ -302,6 +315,7 @@ def _person(line: BatchMember, day, full_ids: bool) -> Person:
         outcome=line.outcome,
         outcome_label=str(Outcome(line.outcome).label) if line.outcome else "",
         vehicle=line.vehicle.name if line.vehicle_id else "",
+        date_of_birth=who.date_of_birth,
     )
     if line.patient_id:
         person.reference = line.patient.case_reference
@@ -328,7 +342,7 @@ def _groups(lines: list[BatchMember], day, full_ids: bool) -> list[Group]:
     return groups
 
 
-def _vehicles(batch: Batch, lines: list[BatchMember]) -> list[VehicleSummary]:
+def _vehicles(fleet: list[Vehicle], lines: list[BatchMember]) -> list[VehicleSummary]:
     riding: dict[int, int] = {}
     for line in lines:
         if line.vehicle_id:
@@ -343,7 +357,7 @@ def _vehicles(batch: Batch, lines: list[BatchMember]) -> list[VehicleSummary]:
             stretchers=v.stretchers,
             people=riding.get(v.pk, 0),
         )
-        for v in batch.vehicles.order_by("number")
+        for v in fleet
     ]
 
 
@@ -363,11 +377,17 @@ def _vehicle_title(vehicle: Vehicle) -> Bilingual:
 
 
 def build_manifest(
-    *, batch: Batch, user, vehicle: Vehicle | None = None, masked: bool = False
+    *,
+    batch: Batch,
+    user,
+    vehicle: Vehicle | None = None,
+    masked: bool = False,
+    fleet: list[Vehicle] | None = None,
 ) -> Manifest:
     """The manifest of `batch` (or of one of its vehicles) as `user` may print it; `masked`
     prints only the last digits of ID numbers whoever the user is (the batch page's own print,
-    which carries no full number: the PDF download does, and is logged as such)."""
+    which carries no full number: the PDF download does, and is logged as such). `fleet`: the
+    batch's vehicles by number, when the caller has read them already."""
     full_ids = shows_full_national_id(user) and not masked
     lines = list(manifest_lines(batch, user, vehicle))
     facility = batch.staging_facility
@@ -378,8 +398,10 @@ def build_manifest(
         full_ids=full_ids,
         printed_at=timezone.localtime(),
         printed_by=user.get_full_name() or user.get_username(),
-        vehicles=[] if vehicle else _vehicles(batch, lines),
-        t=Headings(),
+        vehicles=[]
+        if vehicle
+        else _vehicles(fleet if fleet is not None else batch.vehicles.order_by("number"), lines),
+        t=headings(),
         crossing=Bilingual.from_languages(batch.crossing.name_en, batch.crossing.name_ar),
         direction=_bilingual_choice(Direction, batch.direction),
         staging_facility=Bilingual.from_languages(facility.name_en, facility.name_ar),

@@ -3,9 +3,9 @@
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from patients.models import Patient, Readiness, ReferralStatus
+from patients.models import Patient, Readiness, Referral, ReferralStatus
 
 from .models import (
     TERMINAL_STATUSES,
@@ -151,19 +151,19 @@ class DayPlan:
         return self.crossing_row.name if self.crossing_row else self.crossing
 
 
-def plan_of_days(user, *, first: date, days: int) -> list[DayPlan]:
+def plan_of_days(user, *, first: date, days: int, crossings: list[Crossing]) -> list[DayPlan]:
     """Batches and quotas of `days` days from `first`, per crossing and direction, with the
     places the prepared and later batches hold (as `places_left_on` counts them), in a fixed
-    number of queries whatever the number of days."""
+    number of queries whatever the number of days. `crossings`: the user's, read once by the
+    caller, which lists them too."""
     last = first + timedelta(days=days - 1)
     plans: dict[tuple, DayPlan] = {}
-
-    crossings = {c.code: c for c in Crossing.objects.visible_to(user)}
+    by_code = {c.code: c for c in crossings}
 
     def plan(day, crossing, direction) -> DayPlan:
         key = (day, crossing, direction)
         if key not in plans:
-            plans[key] = DayPlan(day, crossing, direction, crossing_row=crossings.get(crossing))
+            plans[key] = DayPlan(day, crossing, direction, crossing_row=by_code.get(crossing))
         return plans[key]
 
     for quota in CrossingQuota.objects.visible_to(user).filter(date__range=(first, last)):
@@ -212,10 +212,11 @@ class CrossingDays:
 def plans_by_crossing(user, *, first: date, days: int) -> list[CrossingDays]:
     """`plan_of_days` grouped by crossing, every crossing listed (a closed one with no batch
     still says since when it is closed); crossings with something planned first."""
-    plans = plan_of_days(user, first=first, days=days)
+    crossings = list(Crossing.objects.visible_to(user))
+    plans = plan_of_days(user, first=first, days=days, crossings=crossings)
     groups = [
         CrossingDays(crossing, [p for p in plans if p.crossing == crossing.code])
-        for crossing in Crossing.objects.visible_to(user)
+        for crossing in crossings
     ]
     return sorted(groups, key=lambda g: (not g.plans, g.crossing.code))
 
@@ -263,10 +264,15 @@ def referrals_lapsing(user, *, first: date, last: date) -> list[ExpiringReferral
     valid on their batch's day (expired before it, issued after it, or never approved):
     `prepare` will refuse them. `expires_on` is the latest expiry before that day of their
     approved referrals, if any."""
+    # Most patients hold one: they are left out by the database, not read with their referrals.
+    valid_that_day = Referral.objects.valid_on(OuterRef("batch__planned_date")).filter(
+        patient=OuterRef("patient_id")
+    )
     lines = (
         BatchMember.objects.visible_to(user)
         .filter(is_open=True, patient__isnull=False, batch__planned_date__range=(first, last))
         .exclude(batch__status__in=TERMINAL_STATUSES)
+        .exclude(Exists(valid_that_day))
         .select_related("batch", "patient")
         .defer(*NOT_SHOWN)
         .prefetch_related("patient__referrals")
@@ -276,8 +282,6 @@ def referrals_lapsing(user, *, first: date, last: date) -> list[ExpiringReferral
     for line in lines:
         day = line.batch.planned_date
         referrals = line.patient.referrals.all()
-        if any(r.is_valid_on(day) for r in referrals):
-            continue
         # An approved referral issued after the day is not an expired one: no date to show.
         lapsed = [
             r.expires_on

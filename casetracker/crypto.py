@@ -176,6 +176,19 @@ def decrypt(token: str) -> str:
         raise DecryptionError() from None
 
 
+def encrypt_bytes(data: bytes) -> bytes:
+    """A token for binary content (an uploaded file waiting for its confirmation), under the
+    first key; the token is ASCII, a third longer than the content."""
+    return _multi_fernet(_keys()).encrypt(data)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    try:
+        return _multi_fernet(_keys()).decrypt(bytes(token))
+    except InvalidToken:
+        raise DecryptionError() from None
+
+
 def is_current(token: str) -> bool:
     """Whether the token is already encrypted under the first key (nothing to rotate)."""
     try:

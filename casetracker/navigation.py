@@ -14,6 +14,7 @@ LINKS = (
     ("patients:returnees", _("Returnees")),
     ("batches:builder", _("New batch")),
     ("patients:register", _("Register a patient")),
+    ("patients:import-cases", _("Import a list")),
     ("patients:ward", _("Readiness")),
     ("reports:index", _("Audit")),
 )

@@ -173,6 +173,14 @@ class HtmlForm:
         for c in controls:
             c.value = c.checkbox_value if c.checkbox_value in wanted else None
 
+    def attach(self, name: str, file) -> HtmlForm:
+        """Choose a file (a Django `SimpleUploadedFile`) in a file field the page shows."""
+        controls = self.controls.get(name)
+        if not controls or controls[0].kind != "file":
+            raise FormError(f"the form has no file field {name!r}; it shows {self.names()}")
+        controls[0].value = file
+        return self
+
     def value(self, name: str):
         controls = self.controls[name]
         if controls[0].kind in ("checkbox", "radio"):
@@ -199,7 +207,7 @@ class HtmlForm:
         out: dict[str, list[str]] = {}
         for name, controls in self.controls.items():
             for c in controls:
-                if c.disabled or c.kind == "file" or c.value is None:
+                if c.disabled or c.value is None or (c.kind == "file" and not c.value):
                     continue
                 values = c.value if isinstance(c.value, list) else [c.value]
                 out.setdefault(name, []).extend(values)

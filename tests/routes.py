@@ -208,6 +208,8 @@ class RouteWorld:
             "name": "prepare" if "transition" in p or "/step/" in p else "daily",
             "referral_id": side.referral.pk,
             "number": 1,
+            # A pending upload nobody made: its pages answer 404 to whoever may use them.
+            "pending": "00000000-0000-4000-8000-000000000000",
         }
         if "view_on_site" in p or p.startswith("admin/r/"):
             values["object_id"] = side.patient.pk

@@ -5,11 +5,14 @@ checked instead (the user has to state it). The screens' own tests fill the form
 makes sure no form anywhere answers 500 to what it shows."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.urls import reverse
 
 from tests import factories
 from tests.e2e import pages
-from tests.html_forms import all_forms
+from tests.html_forms import all_forms, read_form
+from tests.imports.files import case_row, csv_bytes
 
 # Forms that end the session or change who is signed in: submitting them would end the walk.
 SESSION_ACTIONS = ("/logout/", "/account/sign-out/", "/i18n/setlang/")
@@ -62,3 +65,28 @@ def test_every_form_submitted_as_rendered_answers_without_error(client, db, site
                     f"answered {response.status_code}"
                 )
     assert submitted > 0, "no form was sent: the walk saw no page"
+
+
+def test_import_preview_forms_submitted_as_rendered_answer_without_error(client, coordinator):
+    """The import screens' forms beyond the upload (whose file the walk above cannot choose):
+    a list uploaded as the page renders it, then every form of its preview, each button."""
+    factories.FacilityFactory(code="al-amal", kind="staging")
+    client.force_login(coordinator)
+    upload = read_form(client.get(reverse("patients:import-cases")), "#upload")
+    data = csv_bytes([case_row(1), case_row(2, sex="")])
+    answer = upload.attach("file", SimpleUploadedFile("list.csv", data)).submit(client)
+    assert answer.status_code == 302
+    preview = client.get(answer["Location"])
+    submitted = 0
+    for form in all_forms(preview):
+        if form.missing_required() or form.action.endswith("/i18n/setlang/"):
+            continue
+        for name, value, _tag in form.buttons:
+            with transaction.atomic():
+                response = form.submit(client, button=value or name or None)
+                transaction.set_rollback(True)
+            submitted += 1
+            assert response.status_code < 500, f"{form.action} answered {response.status_code}"
+    # "Check again" and "Discard"; the corrected file's upload needs a file chosen, and there
+    # is no confirmation while a row is refused.
+    assert submitted == 2

@@ -305,6 +305,7 @@ URL_PARAMETERS = {
     "content_type_id",
     "app_label",
     "url",
+    "pending",  # the random UUID of an upload waiting for its confirmation
 }
 # Fields a GET parameter must never search or filter on: they would sit in access logs, browser
 # histories and proxies.

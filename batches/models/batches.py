@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from casetracker.accounts.roles import Role, user_role
+from casetracker.choices import ChoiceLabels
 from casetracker.constraints import max_length_check
 
 from .choices import TERMINAL_STATUSES, BatchStatus, CancelReason, Direction, InformationSource
@@ -29,7 +30,7 @@ class BatchQuerySet(models.QuerySet):
         return self.exclude(status__in=TERMINAL_STATUSES)
 
 
-class Batch(models.Model):
+class Batch(ChoiceLabels, models.Model):
     code = models.CharField(max_length=32, unique=True, editable=False, verbose_name=_("code"))
     # The column keeps its name and the codes it always held ("rafah").
     crossing = models.ForeignKey(

@@ -8,6 +8,7 @@ from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from casetracker.accounts.roles import Role, user_role
+from casetracker.choices import ChoiceLabels
 
 from .choices import CrossingState, InformationSource
 
@@ -24,7 +25,7 @@ class CrossingQuerySet(models.QuerySet):
         return self.none() if user_role(user) is Role.ANONYMOUS else self
 
 
-class Crossing(models.Model):
+class Crossing(ChoiceLabels, models.Model):
     """A border crossing the batches go through (Rafah, Kerem Shalom...). Batches and quotas
     point at it by code. Its state changes only through
     `batches.services.crossings.crossing_set_state`, each change an audit event."""

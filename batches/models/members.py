@@ -8,6 +8,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from casetracker.accounts.roles import Role, user_role
+from casetracker.choices import ChoiceLabels
 
 from .batches import Batch
 from .choices import Clearance, EndReason, Outcome
@@ -26,7 +27,7 @@ class BatchMemberQuerySet(models.QuerySet):
         return lines
 
 
-class BatchMember(models.Model):
+class BatchMember(ChoiceLabels, models.Model):
     """A manifest line: exactly one of patient, companion or returnee."""
 
     batch = models.ForeignKey(

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from casetracker.choices import ChoiceLabels
 from casetracker.constraints import max_length_check
 
 from .batches import Batch
@@ -19,7 +20,7 @@ class StatementQuerySet(models.QuerySet):
         return self.filter(batch__in=Batch.objects.visible_to(user))
 
 
-class Statement(models.Model):
+class Statement(ChoiceLabels, models.Model):
     """What a party said about a batch, or about its cancellation, at any time after the fact
     (e.g. the border authority's claim, a day later, that coordination details were missing):
     who said it (`source`), how we learnt it (`relayed_by`, blank: directly), when it was said

@@ -91,10 +91,14 @@ def close_lines(lines: Iterable[BatchMember], end_reason: str, *, person_status:
 
     `person_status` maps "patient" and "returnee" to a status, or to a function of the line
     that returns one (the outcome of a crossing decides it per person)."""
+    lines = list(lines)
     for line in lines:
         line.is_open = False
         line.end_reason = end_reason
-        line.save(update_fields=["is_open", "end_reason", "outcome"])
+    # One UPDATE for them all: a save each was a round trip each (150 for a cancelled batch of
+    # 50 patients with their companions).
+    BatchMember.objects.bulk_update(lines, ["is_open", "end_reason", "outcome"])
+    for line in lines:
         target = person_status.get(line.kind)
         if callable(target):
             target = target(line)

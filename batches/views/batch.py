@@ -42,9 +42,9 @@ from ..steps import DONE_MESSAGES, STEP_FORMS, allowed_steps
 # a user can only see on a batch they may see.
 
 
-def _batch(request, code: str) -> Batch:
+def _batch(request, code: str, *related: str) -> Batch:
     batches = Batch.objects.visible_to(request.user).select_related(
-        "crossing", "staging_facility", "rescheduled_from"
+        "crossing", "staging_facility", "rescheduled_from", *related
     )
     return get_object_or_404(batches, code=code)
 
@@ -68,10 +68,12 @@ def _manifest_context(request, batch: Batch) -> dict:
 
 
 def detail(request, code: str):
-    batch = _batch(request, code)
+    # The page links to the batch it was rescheduled as: read with it, not by the template.
+    batch = _batch(request, code, "rescheduled_as")
     context = _manifest_context(request, batch)
+    fleet = list(batch.vehicles.order_by("number"))
     # The sheet the browser prints (the PDF's layout), with ID numbers masked for everyone.
-    context["manifest"] = build_manifest(batch=batch, user=request.user, masked=True)
+    context["manifest"] = build_manifest(batch=batch, user=request.user, masked=True, fleet=fleet)
     places = None if batch.is_terminal else places_left(batch)
     counts = context["counts"]
     context.update(
@@ -84,7 +86,7 @@ def detail(request, code: str):
             "companions": places.companions - counts.companions,
         },
         events=batch_timeline(request.user, batch),
-        vehicles=list(batch.vehicles.order_by("number")),
+        vehicles=fleet,
         exit=batch.direction == Direction.EXIT,
         statements=_statements(request, batch),
         statement_form=StatementForm(batch=batch) if context["can_manage"] else None,

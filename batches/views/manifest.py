@@ -11,13 +11,16 @@ from urllib.request import url2pathname
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.staticfiles.storage import staticfiles_storage
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from casetracker.exports import FORMATS
+
 from ..manifest import build_manifest, log_manifest_access
+from ..manifest_export import manifest_export_response
 from ..models import Batch
 
 logger = logging.getLogger(__name__)
@@ -38,6 +41,15 @@ def vehicle_pdf(request, code: str, number: int):
     batch = _batch(request, code)
     vehicle = get_object_or_404(batch.vehicles, number=number)
     return _pdf(request, batch, vehicle)
+
+
+@require_safe
+def batch_export(request, code: str):
+    """The manifest as a CSV or XLSX file (`?download=csv` or `xlsx`), from manifest_export.py."""
+    fmt = request.GET.get("download", "")
+    if fmt not in FORMATS:
+        return HttpResponseBadRequest(_("download: choose csv or xlsx."))
+    return manifest_export_response(batch=_batch(request, code), user=request.user, fmt=fmt)
 
 
 def _batch(request, code: str) -> Batch:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.shortcuts import render
 from django.utils import timezone
 
-from casetracker.notifications.context_processors import recent_failures
+from casetracker.notifications.context_processors import recent_failures_count
 from patients.access import log_people_shown
 
 from ..selectors import not_ready_on, plans_by_crossing, referrals_lapsing
@@ -34,6 +34,6 @@ def today(request):
             "tomorrow": tomorrow,
             "not_ready": not_ready,
             "lapsing": lapsing,
-            "failed": recent_failures().count(),
+            "failed": recent_failures_count(request),
         },
     )

@@ -12,8 +12,10 @@ import subprocess
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 from . import servers
+from .report import RESULTS
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/casetracker_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/2"
@@ -32,11 +34,15 @@ def options(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--window", type=float, help="seconds of load per endpoint and round")
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--worker-class", default="sync")
-    parser.add_argument("--threads", type=int, default=1, help="per process (gthread)")
+    # As casetracker/gunicorn.conf.py serves production: threads, not sync workers.
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--threads", type=int, default=4, help="per process (gthread)")
     parser.add_argument("--profile", type=int, help="profile the N endpoints furthest behind")
     parser.add_argument("--only", default="", help="only the endpoints whose name has this")
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT") or 8101))
+    parser.add_argument(
+        "--results", type=Path, default=RESULTS, help="where the Markdown and JSON are written"
+    )
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (1 if args.quick else 3)
     args.window = args.window or (1.0 if args.quick else 5.0)
@@ -127,6 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     }
     from .report import write
 
-    json_path, md_path = write(result)
-    say(f"results in {md_path.relative_to(servers.BASE_DIR)} and {json_path.name}")
+    json_path, md_path = write(result, args.results)
+    say(f"results in {md_path} and {json_path.name}")
     return 0

@@ -100,13 +100,14 @@ def markdown(result: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def write(result: dict) -> tuple[Path, Path]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def write(result: dict, directory: Path = RESULTS) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
     about = result["about"]
-    stem = f"{about['date']}-scale-{about['scale']}"
+    # The commit in the name: runs of one day (before and after a change) are kept side by side.
+    stem = f"{about['date']}-scale-{about['scale']}-{about['commit']}"
     if about.get("quick"):
         stem += "-quick"
-    json_path, md_path = RESULTS / f"{stem}.json", RESULTS / f"{stem}.md"
+    json_path, md_path = directory / f"{stem}.json", directory / f"{stem}.md"
     json_path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     md_path.write_text(markdown(result))
     return json_path, md_path

@@ -74,6 +74,7 @@ API_ROUTES: dict[str, Rule] = {
     "patient-list": read_write(SIGNED_IN, MANAGERS, "POST"),
     "patient-detail": read_write(SIGNED_IN, MANAGERS, "PATCH"),
     "patient-search": {"POST": SIGNED_IN},  # a national ID goes in the body, never the URL
+    "patient-queue-export": read(SIGNED_IN),  # scoped as the queue page
     "patient-readiness": read_write(SIGNED_IN, CARE, "POST"),
     "patient-set-status": {"POST": MANAGERS},
     "companion-list": read_write(SIGNED_IN, MANAGERS, "POST"),
@@ -89,6 +90,7 @@ API_ROUTES: dict[str, Rule] = {
     "batch-proposal": read(MANAGERS),  # the batch builder's proposal (batches/proposal/)
     **{f"batch-{name}": {"POST": MANAGERS} for name in _TRANSITIONS},
     "batch-members": read_write(SIGNED_IN, MANAGERS, "POST"),
+    "batch-manifest-export": read(SIGNED_IN),  # as the printed manifest
     "batch-member": read_write(SIGNED_IN, MANAGERS, "DELETE"),
     "batch-clearance": {"POST": MANAGERS},
     "batch-bulk-clearance": {"POST": MANAGERS},
@@ -114,9 +116,17 @@ PAGE_ROUTES: dict[str, Rule] = {
     # Field pages (patients/urls.py, batches/urls.py). The queues take a name or a reference
     # to search for in a POST body, never in the URL; rows are scoped by `visible_to`.
     "patients:queue": read_write(SIGNED_IN, SIGNED_IN, "POST"),
+    # The waiting queue as a file, scoped as the page (patients/imports/queue_export.py).
+    "patients:queue-export": read(SIGNED_IN),
     "patients:returnees": read_write(READERS, READERS, "POST"),
     "patients:ward": read(CARE),
     "patients:register": read_write(MANAGERS, MANAGERS, "POST"),
+    # Lists of cases from spreadsheets (patients/views/imports.py): a pending upload is its
+    # uploader's alone (`PendingImport.objects.visible_to`).
+    "patients:import-cases": read_write(MANAGERS, MANAGERS, "POST"),
+    "patients:import-template": read(MANAGERS),
+    "patients:import-preview": read(MANAGERS),
+    **{f"patients:import-{name}": {"POST": MANAGERS} for name in ("check", "confirm", "discard")},
     "patients:detail": read(SIGNED_IN),
     "patients:readiness": {"POST": CARE},
     "patients:companion-add": read_write(MANAGERS, MANAGERS, "POST"),
@@ -128,12 +138,18 @@ PAGE_ROUTES: dict[str, Rule] = {
     "batches:detail": read(SIGNED_IN),
     "batches:members": {"POST": MANAGERS},
     "batches:clearance": {"POST": MANAGERS},
+    # A clearance list from a spreadsheet (batches/views/clearance_list.py).
+    "batches:clearance-list": read_write(MANAGERS, MANAGERS, "POST"),
+    "batches:clearance-list-preview": read(MANAGERS),
+    "batches:clearance-list-confirm": {"POST": MANAGERS},
+    "batches:clearance-list-discard": {"POST": MANAGERS},
     "batches:transition": read_write(MANAGERS, MANAGERS, "POST"),
     "batches:vehicles": read_write(MANAGERS, MANAGERS, "POST"),
     "batches:statement": read_write(MANAGERS, MANAGERS, "POST"),
     # Printed manifests: full ID numbers for coordinators and admins only (batches/manifest.py).
     "batches:manifest-pdf": read(SIGNED_IN),
     "batches:vehicle-manifest-pdf": read(SIGNED_IN),
+    "batches:manifest-export": read(SIGNED_IN),  # the manifest as CSV or XLSX, the same rule
     # Two-factor enrolment and verification: every signed-in account, for itself.
     **{
         f"account:{name}": {"GET": SIGNED_IN, "POST": SIGNED_IN}

@@ -2,7 +2,8 @@
 
 from enum import StrEnum
 
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, Group
+from django.db.models import Case, OuterRef, Subquery, Value, When
 
 
 class Role(StrEnum):
@@ -14,6 +15,8 @@ class Role(StrEnum):
 
 
 GROUP_ROLES = (Role.COORDINATOR, Role.HOSPITAL_STAFF, Role.AUDITOR)
+# A user in several groups gets the most restricted one, never the union: the first of these.
+MOST_RESTRICTED_FIRST = (Role.AUDITOR, Role.HOSPITAL_STAFF, Role.COORDINATOR)
 
 
 def user_role(user) -> Role:
@@ -28,16 +31,37 @@ def user_role(user) -> Role:
     if user.is_superuser:
         role = Role.ADMIN
     else:
-        names = set(user.groups.values_list("name", flat=True))
-        # A user in several groups gets the most restricted one, never the union.
-        for candidate in (Role.AUDITOR, Role.HOSPITAL_STAFF, Role.COORDINATOR):
-            if candidate.value in names:
-                role = candidate
-                break
-        else:
-            role = Role.ANONYMOUS
+        role = _role_of_groups(set(user.groups.values_list("name", flat=True)))
     user._cached_role = role
     return role
+
+
+def _role_of_groups(names: set[str]) -> Role:
+    for candidate in MOST_RESTRICTED_FIRST:
+        if candidate.value in names:
+            return candidate
+    return Role.ANONYMOUS
+
+
+def role_group(user_id: str) -> Subquery:
+    """The name of the group that gives the user (the column `user_id` of the outer query)
+    their role, or NULL: for the query that loads the user on every request (the API token's),
+    so that the role costs no query of its own (`remember_role`)."""
+    restriction = Case(
+        *(When(name=role.value, then=Value(n)) for n, role in enumerate(MOST_RESTRICTED_FIRST))
+    )
+    groups = (
+        Group.objects.filter(user=OuterRef(user_id), name__in=MOST_RESTRICTED_FIRST)
+        .annotate(restriction=restriction)
+        .order_by("restriction")
+        .values("name")[:1]
+    )
+    return Subquery(groups)
+
+
+def remember_role(user, group_name: str | None) -> None:
+    """Cache on `user` the role `user_role` would find, from its `role_group` read with it."""
+    user._cached_role = Role.ADMIN if user.is_superuser else _role_of_groups({group_name} - {None})
 
 
 def sees_all_facilities(user) -> bool:

@@ -1,12 +1,15 @@
 """Session and API token limits, and the end of a user's access.
 
-Idle timeout: every request pushes the session's expiry `SESSION_COOKIE_AGE` ahead
-(`SESSION_SAVE_EVERY_REQUEST`). Absolute lifetime: a session older than
+Idle timeout: a request pushes the session's expiry `SESSION_COOKIE_AGE` ahead, at most once
+every `SESSION_REFRESH_SECONDS` (saving the session is three round trips to the database, on
+every page otherwise): a session ends between `SESSION_COOKIE_AGE - SESSION_REFRESH_SECONDS`
+and `SESSION_COOKIE_AGE` after its last request. Absolute lifetime: a session older than
 `SESSION_ABSOLUTE_SECONDS` since sign-in ends, however busy it was; an API token as well, from
 when it was issued. Deactivation and a password change delete the API tokens (sessions stop by
 themselves: the backends refuse inactive users, and Django's session hash follows the password);
 a two-factor reset ends the sessions and deletes the tokens."""
 
+import functools
 import time
 from datetime import timedelta
 
@@ -17,11 +20,15 @@ from django.contrib.sessions.models import Session
 from django.db.models.signals import pre_save
 from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 
+from .roles import remember_role, role_group
+
 SIGNED_IN_AT = "signed_in_at"
+REFRESHED_AT = "refreshed_at"
 
 
 @receiver(user_logged_in)
@@ -30,7 +37,8 @@ def _remember_sign_in(sender, request, user, **kwargs) -> None:
 
 
 class SessionLifetimeMiddleware:
-    """Ends a session past its absolute lifetime (after AuthenticationMiddleware)."""
+    """Ends a session past its absolute lifetime, and pushes its idle expiry ahead when it was
+    last pushed `SESSION_REFRESH_SECONDS` ago (after AuthenticationMiddleware)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -43,7 +51,20 @@ class SessionLifetimeMiddleware:
                 request.session[SIGNED_IN_AT] = int(time.time())
             elif time.time() - started > settings.SESSION_ABSOLUTE_SECONDS:
                 logout(request)
-        return self.get_response(request)
+        response = self.get_response(request)
+        _refresh(request)
+        return response
+
+
+def _refresh(request) -> None:
+    """Marks a signed-in session modified once it is due, so that SessionMiddleware saves it
+    with a new expiry and cookie; a session saved anyway (a form, a message) is refreshed too."""
+    session = getattr(request, "session", None)
+    if session is None or not request.user.is_authenticated or not session.session_key:
+        return
+    now = int(time.time())
+    if session.modified or now - session.get(REFRESHED_AT, 0) >= settings.SESSION_REFRESH_SECONDS:
+        session[REFRESHED_AT] = now
 
 
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL)
@@ -87,12 +108,27 @@ def issue_api_token(user) -> Token:
     return token
 
 
+@functools.cache
+def _tokens():
+    """DRF's lookup of a token and its user, with the user's role read in the same query:
+    every API request needs the role (the route policy, the scoping), and it would otherwise
+    cost a query of its own. Made once: building the subquery costs more than the query."""
+    return Token.objects.select_related("user").annotate(role_group=role_group("user_id"))
+
+
 class ExpiringTokenAuthentication(TokenAuthentication):
     """A token lives as long as a session may (`SESSION_ABSOLUTE_SECONDS`): one issued before
     two-factor sign-in was turned on, or copied from a lost phone, does not last for ever."""
 
     def authenticate_credentials(self, key):
-        user, token = super().authenticate_credentials(key)
+        try:
+            token = _tokens().get(key=key)
+        except Token.DoesNotExist:
+            raise AuthenticationFailed(_("Invalid token.")) from None
+        user = token.user
+        if not user.is_active:
+            raise AuthenticationFailed(_("User inactive or deleted."))
+        remember_role(user, token.role_group)
         if token.created < timezone.now() - token_lifetime():
             raise AuthenticationFailed("Token expired: ask for a new one at /api/v1/auth/token/.")
         return user, token

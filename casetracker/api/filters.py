@@ -15,6 +15,16 @@ BOOLEAN_SPELLINGS = frozenset({"true", "false", "1", "0"})
 
 
 class FilterBackend(DjangoFilterBackend):
+    def filter_queryset(self, request, queryset, view):
+        # Every filter reads parameters that start with its name (`date_from`, `date_to`,
+        # `price_min`); with none of those in the query each filter would leave the rows as
+        # they are, and the filter set (a deep copy of every filter, a form to validate) is
+        # not built: every detail request, and every list page asked for without a filter.
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None or not _reads_any(filterset_class, request.query_params):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
     def get_filterset(self, request, queryset, view):
         filterset = super().get_filterset(request, queryset, view)
         if filterset is not None:
@@ -27,3 +37,8 @@ class FilterBackend(DjangoFilterBackend):
             if errors:
                 raise ValidationError(errors)
         return filterset
+
+
+def _reads_any(filterset_class, params) -> bool:
+    names = tuple(filterset_class.base_filters)
+    return any(param.startswith(names) for param in params)

@@ -216,6 +216,31 @@ class NotificationFilter(django_filters.FilterSet):
         return queryset.filter(recipient=self.request.user) if value else queryset
 
 
+# The columns NotificationSerializer reads: the notification's own (not its address), and of
+# its event and recipient what the subject, type, batch, action and username are made of.
+NOTIFICATION_ROW = [
+    "channel",
+    "recipient",
+    "payload",
+    "status",
+    "language",
+    "event",
+    "attempts",
+    "attempt_limit",
+    "next_attempt_at",
+    "last_error",
+    "provider_message_id",
+    "created_at",
+    "sent_at",
+    "read_at",
+    "event__subject_type",
+    "event__subject_ref",
+    "event__batch_ref",
+    "event__action",
+    "recipient__username",
+]
+
+
 class NotificationViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -232,6 +257,10 @@ class NotificationViewSet(
             return Notification.objects.none()
         # Each row names its event's batch, action and type (the subject is made of them).
         qs = Notification.objects.visible_to(self.request.user).select_related("event", "recipient")
+        if self.action in ("list", "retrieve"):
+            # Of the event and the recipient, only what a row shows: an event row is wide (its
+            # hashes, details and text), a user row holds the password hash.
+            qs = qs.only(*NOTIFICATION_ROW)
         if self.action in ("read", "read_all", "unread_count"):
             qs = qs.filter(recipient=self.request.user)
         return qs

@@ -8,6 +8,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from casetracker.choices import ChoiceLabels
 from casetracker.constraints import max_length_check
 
 from .context import Channel
@@ -94,7 +95,7 @@ class EventQuerySet(models.QuerySet):
         return self.none()
 
 
-class Event(models.Model):
+class Event(ChoiceLabels, models.Model):
     """Append-only audit record of a state change. Holds references, never names or IDs."""
 
     # When it was recorded. When it happened is `occurred_at` (see `occurred`).

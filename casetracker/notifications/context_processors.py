@@ -33,6 +33,14 @@ def recent_failures() -> QuerySet:
     return Notification.objects.filter(status=NotificationStatus.FAILED, created_at__gte=since)
 
 
+def recent_failures_count(request) -> int:
+    """How many there are, counted once per request: the header's alert and the day page show
+    the same number."""
+    if not hasattr(request, "_recent_failures_count"):
+        request._recent_failures_count = recent_failures().count()
+    return request._recent_failures_count
+
+
 def notifications(request) -> dict:
     user = getattr(request, "user", None)
     role = user_role(user)
@@ -46,6 +54,6 @@ def notifications(request) -> dict:
             ).count()
         ),
         "undelivered_count": _once(
-            lambda: recent_failures().count() if role in (Role.COORDINATOR, Role.ADMIN) else 0
+            lambda: recent_failures_count(request) if role in (Role.COORDINATOR, Role.ADMIN) else 0
         ),
     }

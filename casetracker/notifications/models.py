@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from casetracker.choices import ChoiceLabels
 from casetracker.constraints import max_length_check
 
 
@@ -104,7 +105,7 @@ class WebhookSubscription(models.Model):
             )
 
 
-class Notification(models.Model):
+class Notification(ChoiceLabels, models.Model):
     """Outbox row: written in the transaction of the event, delivered by a task after commit."""
 
     event = models.ForeignKey(

@@ -1,3 +1,4 @@
+from drf_spectacular.types import OpenApiTypes
 from rest_framework import serializers
 
 from casetracker.accounts.models import Facility
@@ -8,6 +9,7 @@ from casetracker.api.fields import (
     StrictModelSerializer,
     TextField,
 )
+from casetracker.exports import FORMATS
 
 from ..access import national_id_for
 from ..fields import validate_national_id
@@ -224,3 +226,19 @@ class PatientSearchResultSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = PatientSerializer(many=True)
+
+
+class DownloadQuerySerializer(serializers.Serializer):
+    """The query of a file download (the waiting queue, a batch's manifest); `download`, as
+    the reports' downloads (`format` is DRF's own parameter, choosing the renderer)."""
+
+    download = serializers.ChoiceField(
+        choices=[("csv", "CSV"), ("xlsx", "XLSX")], help_text="the file's format"
+    )
+
+
+# The answers of a file download: the file, as CSV or XLSX (casetracker/exports.py).
+DOWNLOAD_RESPONSES = {
+    (200, content_type.split(";")[0]): OpenApiTypes.BINARY
+    for content_type, _extension in FORMATS.values()
+}

@@ -9,11 +9,14 @@ from casetracker.api.viewsets import ServiceViewSet
 
 from .. import services
 from ..access import Category, log_access, record_category
+from ..imports.queue_export import queue_export_response
 from ..models import Companion, Patient, Readiness, Referral, Returnee
 from ..selectors import patient_search, search_kind
 from .serializers import (
+    DOWNLOAD_RESPONSES,
     CompanionSerializer,
     CompanionUpdateSerializer,
+    DownloadQuerySerializer,
     PatientRegisterSerializer,
     PatientSearchResultSerializer,
     PatientSearchSerializer,
@@ -76,7 +79,9 @@ class PatientViewSet(AccessLoggedViewSet):
     instance_kwarg = "patient"
 
     def get_queryset(self):
-        return super().get_queryset().queue_order()
+        patients = super().get_queryset()
+        # One case is looked up by its reference: no order to build (an expression per request).
+        return patients if self.detail else patients.queue_order()
 
     def get_serializer_class(self):
         # A registration also says when the person registered (`occurred_at`, default now).
@@ -103,6 +108,17 @@ class PatientViewSet(AccessLoggedViewSet):
             search_by=search_kind(**query.validated_data),
         )
         return self.get_paginated_response(data)
+
+    @extend_schema(parameters=[DownloadQuerySerializer], responses=DOWNLOAD_RESPONSES)
+    @action(detail=False, methods=["get"], url_path="queue-export", filter_backends=[])
+    def queue_export(self, request):
+        """The waiting queue you may see, in queue order, as a CSV or XLSX file in the columns
+        of the import template (it imports again), headers in your language. National ID
+        numbers whole for coordinators and admins, last four digits otherwise; the diagnosis
+        for those who may read it. Logged as an export and in the access log."""
+        query = DownloadQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return queue_export_response(user=request.user, fmt=query.validated_data["download"])
 
     @extend_schema(
         request=ReadinessSerializer,

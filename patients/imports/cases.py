@@ -1,10 +1,13 @@
 """Importing a list of cases: every row through the registration services, all rows or none.
 
-A dry run and a real import do the same work: each row is registered (or its existing case
-updated) through `patient_register_with_family` / `patient_update` inside one transaction, each
-row in a savepoint of its own, so a refused row is undone alone and the rows after it are still
-checked against everything before. The dry run then rolls the whole transaction back, and so
-does a real import with any row refused: the rules are the services' own, never copied here.
+A dry run and a real import do the same work, in one transaction, `CHUNK_ROWS` rows at a time
+(read from the file as they come, forgotten once their chunk is done): the rows of a chunk are
+registered together by `patients_register_bulk` (the checks of `patient_register_with_family`,
+with their look-ups made once per chunk, and bulk inserts); a row naming a case already held
+updates it through `patient_update`, in a savepoint of its own. A refused row is left out, and
+the rows after it are still checked against everything before. The dry run then rolls the
+whole transaction back, and so does a real import with any row refused: the rules are the
+services' own, never copied here.
 
 Each import, dry run or real, refused or applied, is one audit event: who, the SHA-256 of the
 file and the row counts by outcome; never a name, a number or a cell."""
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from casetracker import crypto
@@ -38,8 +41,12 @@ UPDATABLE = tuple(name for name in services.PATIENT_EDITABLE if name != "nationa
 
 Progress = Callable[[int, int | None], None]
 
+# Rows registered together: a few queries and inserts for each chunk, whatever its size, and
+# the memory of one chunk's rows.
+CHUNK_ROWS = 500
 
-@dataclass
+
+@dataclass(slots=True)
 class RowOutcome:
     """What became of one row. `reference`: the case updated, or created by a real import
     (a dry run's references are thrown away). `changed`: the fields an update changes."""
@@ -108,6 +115,8 @@ def import_cases(
     result = ImportResult(sha256=file_sha256(file), dry_run=dry_run)
     try:
         with transaction.atomic():
+            if not dry_run:
+                _one_import_at_a_time()
             _import_rows(result, file, name, actor, frozenset(update_fields), progress)
             result.applied = not dry_run and not result.counts()[REJECT]
             if result.applied:
@@ -122,77 +131,126 @@ def import_cases(
     return result
 
 
+# A transaction-level advisory lock of its own (one key; the national-ID locks take two).
+IMPORT_LOCK = 0x494D504F5254  # "IMPORT"
+
+
+class ImportBusy(FileRefused):
+    """Another import is running: the file is fine, it can be imported again in a moment."""
+
+
+def _one_import_at_a_time() -> None:
+    """Imports (not dry runs) run one at a time: each locks national IDs chunk by chunk until it
+    commits, and two at once could lock them in crossed orders. The second is refused at once,
+    saying why, rather than waiting (past the statement timeout) or failing on a deadlock."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [IMPORT_LOCK])
+        if not cursor.fetchone()[0]:
+            raise ImportBusy(
+                _(
+                    "another list of cases is being imported at this moment; nothing was saved: "
+                    "import this one again in a minute"
+                )
+            )
+
+
 def _import_rows(result: ImportResult, file, name, actor, update_fields, progress) -> None:
     table = open_table(file, name=name)
     layout = Layout(table.headers, actor=actor)
-    seen: dict[str, int] = {}  # keyed hash of a national ID -> the row that first gave it
+    # The keyed hash of each national ID read -> the row that first gave it: all that is kept of
+    # the rows once their chunk is done.
+    seen: dict[bytes, int] = {}
+    chunk: list[ParsedRow] = []
     for number, cells in table.rows:
-        parsed = layout.parse(number, cells)
-        try:
-            with transaction.atomic():
-                outcome = _import_row(parsed, layout, actor, update_fields, seen)
-                if outcome.errors:
-                    raise _RowRefused(outcome)
-        except _RowRefused as refused:
-            outcome = refused.outcome
-            outcome.outcome, outcome.reference, outcome.changed = REJECT, "", []
-        if result.dry_run and outcome.outcome == CREATE:
-            outcome.reference = ""
-        result.rows.append(outcome)
-        if progress is not None:
-            progress(len(result.rows), table.size_hint)
+        chunk.append(layout.parse(number, cells))
+        if len(chunk) == CHUNK_ROWS:
+            _import_chunk(result, chunk, layout, actor, update_fields, seen)
+            _progress(progress, result, len(chunk), table.size_hint)
+            chunk = []
+    if chunk:
+        _import_chunk(result, chunk, layout, actor, update_fields, seen)
+        _progress(progress, result, len(chunk), table.size_hint)
     if not result.rows:
         raise FileRefused(_("the file holds no rows under its headers"), row=2)
 
 
-def _import_row(
-    parsed: ParsedRow, layout: Layout, actor, update_fields, seen: dict[str, int]
-) -> RowOutcome:
-    outcome = RowOutcome(row=parsed.number, outcome=CREATE, errors=list(parsed.errors))
+def _progress(progress, result: ImportResult, done: int, size_hint: int | None) -> None:
+    if progress is not None:
+        for count in range(len(result.rows) - done + 1, len(result.rows) + 1):
+            progress(count, size_hint)
+
+
+def _import_chunk(result, chunk: list[ParsedRow], layout, actor, update_fields, seen) -> None:
+    """A chunk of rows, in their order: a number given twice in the file is refused naming the
+    first row, a number an open case holds updates it (or is refused), and the other rows are
+    registered together through `patients_register_bulk`."""
     id_header = layout.header_of(PATIENT, "national_id")
-    number = normalise_national_id(str(parsed.patient.get("national_id", "")))
-    existing = None
-    if number.isascii() and number.isdigit():
-        key = crypto.keyed_hash(number)
+    # Each outcome takes its row's list of cell errors (the row is dropped with its chunk).
+    outcomes = [RowOutcome(row=p.number, outcome=CREATE, errors=p.errors) for p in chunk]
+    numbers: dict[int, str] = {}  # index in the chunk -> the number, given once in the file
+    twice: set[int] = set()  # rows giving a number an earlier row gave: refused, no more
+    for index, parsed in enumerate(chunk):
+        number = normalise_national_id(str(parsed.patient.get("national_id", "")))
+        if not (number.isascii() and number.isdigit()):
+            continue
+        key = bytes.fromhex(crypto.keyed_hash(number))
         if key in seen:
-            outcome.errors.append(
+            outcomes[index].errors.append(
                 CellError(
                     parsed.number,
                     id_header,
                     _("the same national ID as row %(row)d") % {"row": seen[key]},
                 )
             )
-            return outcome
+            twice.add(index)
+            continue
         seen[key] = parsed.number
-        existing = _open_case(number)
-    if existing is not None:
-        return _update(outcome, existing, parsed, layout, actor, update_fields)
-    try:
-        case = services.patient_register_with_family(
-            actor=actor,
-            patient=parsed.patient,
-            companions=[data for _slot, data in parsed.companions],
-            referral=parsed.referral,
-        )
-    except services.RegistrationRefused as refused:
-        slots = [slot for slot, _data in parsed.companions]
-        for part, index, error in refused.parts:
-            slot = slots[index] if part == COMPANION and index is not None else None
-            _add_errors(outcome, error, layout, part, slot)
-        return outcome
-    outcome.reference = case.case_reference
-    return outcome
-
-
-def _open_case(number: str) -> Patient | None:
-    return (
-        Patient.objects.filter(
-            status__in=services.OPEN_PATIENT_STATUSES,
-            national_id_hash__in=crypto.lookup_hashes(number),
-        )
-        .order_by("pk")
-        .first()
+        numbers[index] = number
+    held = services.open_holders(Patient, numbers.values())
+    registering = []
+    for index, parsed in enumerate(chunk):
+        if index in numbers and numbers[index] in held:
+            _update_row(outcomes[index], held[numbers[index]], parsed, layout, actor, update_fields)
+        elif index not in twice:
+            registering.append(index)
+    cases = services.patients_register_bulk(
+        actor=actor,
+        cases=[
+            services.CaseData(
+                patient=chunk[i].patient,
+                companions=[data for _slot, data in chunk[i].companions],
+                referral=chunk[i].referral,
+                refused=bool(outcomes[i].errors),
+            )
+            for i in registering
+        ],
+        dry_run=result.dry_run,
     )
+    for index, case in zip(registering, cases, strict=True):
+        if isinstance(case, services.RegistrationRefused):
+            slots = [slot for slot, _data in chunk[index].companions]
+            for part, place, error in case.parts:
+                slot = slots[place] if part == COMPANION and place is not None else None
+                _add_errors(outcomes[index], error, layout, part, slot)
+        elif not result.dry_run and not outcomes[index].errors:
+            outcomes[index].reference = case.case_reference
+    for outcome in outcomes:
+        if outcome.errors:
+            outcome.outcome, outcome.reference, outcome.changed = REJECT, "", []
+        result.rows.append(outcome)
+
+
+def _update_row(outcome: RowOutcome, case: Patient, parsed, layout, actor, update_fields) -> None:
+    """`_update` in a savepoint of its own: a refused update is undone alone."""
+    try:
+        with transaction.atomic():
+            _update(outcome, case, parsed, layout, actor, update_fields)
+            if outcome.errors:
+                raise _RowRefused(outcome)
+    except _RowRefused:
+        pass
 
 
 def _update(

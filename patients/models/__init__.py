@@ -4,6 +4,7 @@ Django finds the models through this package; every name is re-exported here, so
 migrations (`patients.models.new_case_reference`) import them from `patients.models` whichever
 module holds them."""
 
+from .pending import ImportKind, PendingImport, PendingImportQuerySet
 from .people import (
     MOBILITY_NEEDS,
     PRIORITY_RANK,
@@ -35,9 +36,12 @@ __all__ = [
     "ClinicalCategory",
     "Companion",
     "CompanionQuerySet",
+    "ImportKind",
     "Patient",
     "PatientQuerySet",
     "PatientStatus",
+    "PendingImport",
+    "PendingImportQuerySet",
     "PersonFields",
     "Priority",
     "Readiness",

@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from casetracker.accounts.roles import Role, user_role
+from casetracker.choices import ChoiceLabels
 from casetracker.constraints import max_length_check
 
 from ..fields import KeyedHashField, NationalIdField
@@ -70,7 +71,7 @@ class PatientStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", _("withdrawn")
 
 
-class PersonFields(models.Model):
+class PersonFields(ChoiceLabels, models.Model):
     """Identity fields shared by patients, companions and returnees."""
 
     name_latin = models.CharField(

@@ -9,6 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from casetracker.choices import ChoiceLabels
+
 from .people import Patient, _facility_scoped
 
 
@@ -31,7 +33,7 @@ class ReferralQuerySet(models.QuerySet):
         )
 
 
-class Referral(models.Model):
+class Referral(ChoiceLabels, models.Model):
     patient = models.ForeignKey(
         Patient, on_delete=models.PROTECT, related_name="referrals", verbose_name=_("patient")
     )

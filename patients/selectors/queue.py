@@ -130,7 +130,10 @@ def with_queue_columns(patients: PatientQuerySet) -> PatientQuerySet:
             ),
             Prefetch(
                 "companions",
-                queryset=Companion.objects.only("id", "patient_id", "is_guardian").order_by("id"),
+                # A child's row asks whether an adult guardian travels: the guardian's birth date.
+                queryset=Companion.objects.only(
+                    "id", "patient_id", "is_guardian", "date_of_birth"
+                ).order_by("id"),
             ),
         )
         .defer("diagnosis", "national_id", "national_id_hash", "phone")

@@ -2,7 +2,13 @@
 
 Each function runs in one transaction, locks the rows it changes and writes its audit event."""
 
-from .duplicates import OPEN_PATIENT_STATUSES, OPEN_RETURNEE_STATUSES, refuse_duplicate_national_id
+from .bulk import CaseData, patients_register_bulk
+from .duplicates import (
+    OPEN_PATIENT_STATUSES,
+    OPEN_RETURNEE_STATUSES,
+    open_holders,
+    refuse_duplicate_national_id,
+)
 from .patients import (
     COMPANION_EDITABLE,
     PATIENT_EDITABLE,
@@ -27,14 +33,17 @@ __all__ = [
     "REFERRAL_DECISIONS",
     "REFERRAL_EDITABLE",
     "RETURNEE_EDITABLE",
+    "CaseData",
     "RegistrationRefused",
     "companion_add",
     "companion_update",
+    "open_holders",
     "patient_move",
     "patient_register",
     "patient_register_with_family",
     "patient_set_status",
     "patient_update",
+    "patients_register_bulk",
     "readiness_update",
     "referral_create",
     "referral_decide",

@@ -15,14 +15,20 @@ from ..models import Patient
 
 def _patient_event(patient: Patient, *, action: Action, actor, **fields) -> None:
     """Events about a case are filed under its reference and its facility."""
-    record_event(
-        subject_type=fields.pop("subject_type", SubjectType.PATIENT),
-        subject_ref=patient.case_reference,
-        subject_facility_id=patient.facility_id,
-        action=action,
-        actor=actor,
+    record_event(**patient_event_fields(patient, action=action, actor=actor, **fields))
+
+
+def patient_event_fields(patient: Patient, *, action: Action, actor, **fields) -> dict[str, Any]:
+    """The arguments of `record_event` for an event about a case (`_patient_event`), for a
+    service recording several at once with `record_events`."""
+    return {
+        "subject_type": fields.pop("subject_type", SubjectType.PATIENT),
+        "subject_ref": patient.case_reference,
+        "subject_facility_id": patient.facility_id,
+        "action": action,
+        "actor": actor,
         **fields,
-    )
+    }
 
 
 def _assign(instance, data: dict[str, Any], allowed: tuple[str, ...]) -> list[str]:

@@ -9,12 +9,14 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from casetracker.audit.models import Action
+from casetracker.audit.services import record_event
 from casetracker.errors import TransitionRefused, check_transition
 
-from ..models import Companion, Patient, PatientStatus, Readiness
+from ..models import Companion, Patient, PatientStatus, Readiness, new_case_reference
 from ..occurred import person_occurred_at, registration_occurred_at
 from ..states import PATIENT_TRANSITIONS
-from .common import _assign, _patient_event
+from .checks import clean_new
+from .common import _assign, _patient_event, patient_event_fields
 from .duplicates import _refuse_duplicate
 from .referrals import referral_create
 
@@ -54,16 +56,57 @@ def patient_register(*, actor, occurred_at: datetime | None = None, **data: Any)
     when the person really registered (default now; not in the future, nor more than
     `REGISTRATION_BACKDATE_DAYS` before now), which is the case's `registered_at` and so its
     place in the queue."""
+    patient = new_patient(occurred_at=occurred_at, **data)
+    _refuse_duplicate(patient, actor=actor)
+    patient.save()
+    Readiness.objects.create(patient=patient, updated_by=actor)
+    record_event(**registered_event(patient, actor=actor))
+    return patient
+
+
+def new_patient(
+    *, occurred_at: datetime | None = None, batched: bool = False, **data: Any
+) -> Patient:
+    """A case to register, checked as `patient_register` checks it but for its national ID
+    (held by no open case: checked under its lock, `duplicates`). `batched`:
+    `checks.clean_new`, for the bulk registration."""
     occurred_at = registration_occurred_at(occurred_at)
     patient = Patient()
     if occurred_at is not None:
         patient.registered_at = occurred_at
     _assign(patient, data, PATIENT_EDITABLE)
-    patient.full_clean()
-    _refuse_duplicate(patient, actor=actor)
-    patient.save()
-    Readiness.objects.create(patient=patient, updated_by=actor)
-    _patient_event(
+    if not batched:  # the bulk registration draws them for all its cases at once
+        draw_free_references([patient])
+    clean_new(patient, batched=batched)
+    return patient
+
+
+def draw_free_references(patients: list[Patient]) -> None:
+    """Give each new case a reference no other case holds. References are drawn at random
+    (`new_case_reference`, about 887 million of them): one already held is rare for one case
+    but likely among thousands (an import of 20,000 cases met one about every third time), and
+    refusing the registration for a value nobody typed makes no sense: it is drawn again."""
+    given: set[str] = set()
+    pending = list(patients)
+    while pending:
+        wanted = {patient.case_reference for patient in pending}
+        held = set(
+            Patient.objects.filter(case_reference__in=wanted).values_list(
+                "case_reference", flat=True
+            )
+        )
+        again = []
+        for patient in pending:
+            if patient.case_reference in held or patient.case_reference in given:
+                patient.case_reference = new_case_reference()
+                again.append(patient)
+            else:
+                given.add(patient.case_reference)
+        pending = again
+
+
+def registered_event(patient: Patient, *, actor) -> dict[str, Any]:
+    return patient_event_fields(
         patient,
         action=Action.REGISTER,
         actor=actor,
@@ -71,7 +114,6 @@ def patient_register(*, actor, occurred_at: datetime | None = None, **data: Any)
         details={"priority": patient.priority, "category": patient.clinical_category},
         occurred_at=patient.registered_at,
     )
-    return patient
 
 
 @transaction.atomic
@@ -145,17 +187,28 @@ def companion_add(*, patient: Patient, actor, **data: Any) -> Companion:
     """Register a companion of a patient. A national ID already used by another companion is
     accepted: one relative may accompany two patients (a mother with two sick children, in the
     same batch), or accompany again after coming back; the hash still lets a search find them."""
+    companion = new_companion(patient=patient, **data)
+    companion.save()
+    record_event(**companion_added_event(companion, actor=actor))
+    return companion
+
+
+def new_companion(*, patient: Patient, batched: bool = False, **data: Any) -> Companion:
+    """A companion of `patient` to register, checked as `companion_add` checks it (`batched`:
+    `checks.clean_new`, for the bulk registration)."""
     companion = Companion(patient=patient)
     _assign(companion, data, COMPANION_EDITABLE)
-    companion.full_clean()
-    companion.save()
-    _patient_event(
-        patient,
+    clean_new(companion, batched=batched, parent="patient")
+    return companion
+
+
+def companion_added_event(companion: Companion, *, actor) -> dict[str, Any]:
+    return patient_event_fields(
+        companion.patient,
         action=Action.COMPANION_ADD,
         actor=actor,
         details={"companion": companion.pk, "guardian": companion.is_guardian},
     )
-    return companion
 
 
 @transaction.atomic

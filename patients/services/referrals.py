@@ -7,10 +7,12 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from casetracker.audit.models import Action, SubjectType
+from casetracker.audit.services import record_event
 from casetracker.errors import check_transition
 
 from ..models import Patient, Referral, ReferralStatus
-from .common import _assign, _patient_event
+from .checks import clean_new
+from .common import _assign, _patient_event, patient_event_fields
 
 REFERRAL_EDITABLE = (
     "number",
@@ -25,19 +27,30 @@ REFERRAL_EDITABLE = (
 
 @transaction.atomic
 def referral_create(*, patient: Patient, actor, **data: Any) -> Referral:
+    referral = new_referral(patient=patient, **data)
+    referral.save()
+    record_event(**referral_created_event(referral, actor=actor))
+    return referral
+
+
+def new_referral(*, patient: Patient, batched: bool = False, **data: Any) -> Referral:
+    """A referral of `patient` to create, checked as `referral_create` checks it (`batched`:
+    `checks.clean_new`, for the bulk registration)."""
     referral = Referral(patient=patient)
     _assign(referral, data, REFERRAL_EDITABLE)
-    referral.full_clean()
-    referral.save()
-    _patient_event(
-        patient,
+    clean_new(referral, batched=batched, parent="patient")
+    return referral
+
+
+def referral_created_event(referral: Referral, *, actor) -> dict[str, Any]:
+    return patient_event_fields(
+        referral.patient,
         subject_type=SubjectType.REFERRAL,
         action=Action.CREATE,
         actor=actor,
         to_state=referral.status,
         details={"referral_id": referral.pk},
     )
-    return referral
 
 
 REFERRAL_DECISIONS = {

@@ -8,16 +8,20 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.core.paginator import Paginator
+from django.http import HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
 
 from casetracker.accounts.fields import FacilityChoiceField
 from casetracker.accounts.models import Facility
 from casetracker.accounts.roles import sees_all_facilities
+from casetracker.exports import FORMATS
 
 from .. import selectors
 from ..access import Category, log_access
+from ..imports.queue_export import queue_export_response
 from ..models import (
     MOBILITY_NEEDS,
     ClinicalCategory,
@@ -188,6 +192,16 @@ def patient_queue(request):
             "today": today,
         },
     )
+
+
+@require_safe
+def patient_queue_export(request):
+    """The whole waiting queue the user may see (filters aside) as a file: `?download=csv` or
+    `xlsx`, the links of the queue page."""
+    fmt = request.GET.get("download", "")
+    if fmt not in FORMATS:
+        return HttpResponseBadRequest(_("download: choose csv or xlsx."))
+    return queue_export_response(user=request.user, fmt=fmt)
 
 
 def returnee_queue(request):

@@ -41,7 +41,6 @@ from ..models import (
     PatientStatus,
     Priority,
     Readiness,
-    Referral,
     ReferralStatus,
     yes_no,
 )
@@ -52,8 +51,8 @@ OPEN_STATUSES = (PatientStatus.WAITING, PatientStatus.SCHEDULED)
 HISTORY_LIMIT = 50
 
 
-def _patient(request, case_reference: str) -> Patient:
-    visible = Patient.objects.visible_to(request.user).select_related("facility")
+def _patient(request, case_reference: str, *related: str) -> Patient:
+    visible = Patient.objects.visible_to(request.user).select_related("facility", *related)
     return get_object_or_404(visible, case_reference=case_reference)
 
 
@@ -169,15 +168,14 @@ def _journey(patient: Patient, user) -> list[dict]:
     ]
 
 
-def _batch_needs(patient, companions, today) -> list[str]:
+def _batch_needs(patient, companions, today, *, has_valid_referral: bool) -> list[str]:
     """What still stops a waiting patient from being put in a batch and prepared, in words: the
     checks `prepare` makes (`patients.eligibility`), as of today, with the companions the
     builder would propose."""
     travelling = guardian_first(companions, today)[: settings.MAX_COMPANIONS_PER_PATIENT]
-    valid = Referral.objects.valid_on(today).filter(patient=patient).exists()
     needs = []
     for finding in exit_patient_findings(
-        patient, day=today, companions=travelling, has_valid_referral=valid
+        patient, day=today, companions=travelling, has_valid_referral=has_valid_referral
     ):
         if finding.check == Check.NO_VALID_REFERRAL:
             needs.append(_("an approved referral that has not expired"))
@@ -199,11 +197,19 @@ def _page(request, patient: Patient, *, problems=(), decision_forms=None, status
 
     companions = list(patient.companions.all())
     referrals = list(patient.referrals.select_related("referring_facility"))
-    readiness = Readiness.objects.filter(patient=patient).select_related("updated_by").first()
+    # Read with the patient by the page (None: no row), or here; the eligibility checks read
+    # `patient.readiness` too: the same row, not a second query.
+    cached = Patient.readiness.related
+    if cached.is_cached(patient):
+        readiness = cached.get_cached_value(patient)
+    else:
+        readiness = Readiness.objects.filter(patient=patient).select_related("updated_by").first()
+        cached.set_cached_value(patient, readiness)
     history = patient.readiness_history.select_related("changed_by")[:HISTORY_LIMIT]
     is_open = patient.status in OPEN_STATUSES
     decision_forms = decision_forms or {}
-    valid_today = {r.pk for r in Referral.objects.valid_on(today).filter(patient=patient)}
+    # `is_valid_on` is `Referral.objects.valid_on` for the referrals already read.
+    valid_today = {r.pk for r in referrals if r.is_valid_on(today)}
 
     context = {
         "patient": patient,
@@ -261,7 +267,7 @@ def _page(request, patient: Patient, *, problems=(), decision_forms=None, status
             for change in history
         ],
         "batch_needs": (
-            _batch_needs(patient, companions, today)
+            _batch_needs(patient, companions, today, has_valid_referral=bool(valid_today))
             if patient.status == PatientStatus.WAITING
             else []
         ),
@@ -273,7 +279,7 @@ def _page(request, patient: Patient, *, problems=(), decision_forms=None, status
 
 @require_safe
 def detail(request, case_reference: str):
-    return _page(request, _patient(request, case_reference))
+    return _page(request, _patient(request, case_reference, "readiness__updated_by"))
 
 
 @require_http_methods(["GET", "POST"])

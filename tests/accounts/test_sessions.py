@@ -9,7 +9,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from casetracker.accounts.sessions import SIGNED_IN_AT
+from casetracker.accounts.sessions import REFRESHED_AT, SIGNED_IN_AT
 
 PASSWORD = "a-long-demo-password-2026"
 FACTORY_PASSWORD = "correct-horse-battery-staple"  # tests/factories.py
@@ -24,11 +24,35 @@ def signed_in(client, nurse):
     return client
 
 
-def test_session_idle_timeout_is_pushed_ahead_by_each_request(signed_in, settings):
-    assert settings.SESSION_SAVE_EVERY_REQUEST
+def _expiry(client):
+    from django.contrib.sessions.models import Session
+
+    return Session.objects.get(session_key=client.session.session_key).expire_date
+
+
+def test_session_idle_timeout_is_pushed_ahead_by_a_request(signed_in, settings):
     signed_in.get(INBOX)
     assert signed_in.session.get_expiry_age() == settings.SESSION_COOKIE_AGE == 30 * 60
     assert signed_in.cookies["sessionid"]["max-age"] == settings.SESSION_COOKIE_AGE
+
+
+def test_session_expiry_is_saved_again_only_once_a_refresh_is_due(signed_in, settings):
+    """Within SESSION_REFRESH_SECONDS of the last push a page does not write the session; past
+    it, the next request pushes the expiry ahead (and sends the cookie again)."""
+    signed_in.get(INBOX)
+    first = _expiry(signed_in)
+    response = signed_in.get(INBOX)
+    assert response.status_code == 200
+    assert "sessionid" not in response.cookies
+    assert _expiry(signed_in) == first
+
+    session = signed_in.session
+    session[REFRESHED_AT] = int(time.time()) - settings.SESSION_REFRESH_SECONDS
+    session.save()
+    stale = _expiry(signed_in)
+    response = signed_in.get(INBOX)
+    assert response.cookies["sessionid"]["max-age"] == settings.SESSION_COOKIE_AGE
+    assert _expiry(signed_in) > stale
 
 
 def test_session_sign_in_time_is_recorded(signed_in):

@@ -323,6 +323,20 @@ SAMPLES: dict[str, tuple[Sample, ...]] = {
             "auditor", 200, lambda w: Call(_code("crossed"))
         ),
         "POST /api/v1/batches/{code}/members/": Sample("coordinator", 201, _members_add),
+        "GET /api/v1/batches/{code}/manifest-export/": (
+            Sample(
+                "hospital_staff",
+                200,
+                lambda w: Call(_code("cleared"), {"download": "csv"}),
+                note="the CSV file",
+            ),
+            Sample(
+                "coordinator",
+                200,
+                lambda w: Call(_code("cleared"), {"download": "xlsx"}),
+                note="the XLSX file",
+            ),
+        ),
         "GET /api/v1/batches/{code}/members/{member_id}/": Sample(
             "hospital_staff", 200, lambda w: Call(_line("submitted", companion__isnull=False))
         ),
@@ -388,6 +402,15 @@ SAMPLES: dict[str, tuple[Sample, ...]] = {
             "coordinator", 200, _patient_status
         ),
         "POST /api/v1/patients/search/": Sample("coordinator", 200, _search),
+        "GET /api/v1/patients/queue-export/": (
+            Sample("auditor", 200, lambda w: Call(query={"download": "csv"}), note="the CSV file"),
+            Sample(
+                "hospital_staff",
+                200,
+                lambda w: Call(query={"download": "xlsx"}),
+                note="the XLSX file",
+            ),
+        ),
         "GET /api/v1/companions/": Sample("coordinator", 200),
         "POST /api/v1/companions/": Sample(
             "coordinator",

@@ -130,6 +130,7 @@ def field_pages(s: Scenario) -> list[Visit]:
         Visit("field-statement", reverse("batches:statement", args=[cancelled.code])),
         Visit("field-patient", reverse("patients:detail", args=[patient.case_reference])),
         Visit("field-register", reverse("patients:register")),
+        Visit("field-import-cases", reverse("patients:import-cases")),
         Visit("field-readiness", reverse("patients:ward")),
     ]
 

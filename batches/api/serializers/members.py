@@ -25,9 +25,21 @@ def clearance_note_redactions(lines) -> dict[int, EventText]:
     refs = {f"{line.batch.code}#{line.pk}": line.pk for line in lines if not line.clearance_note}
     if not refs:
         return {}
-    events = Event.objects.filter(
-        subject_type=SubjectType.MEMBER, action=Action.CLEARANCE, subject_ref__in=refs
-    ).select_related("text_row__redacted_by")
+    events = (
+        Event.objects.filter(
+            subject_type=SubjectType.MEMBER, action=Action.CLEARANCE, subject_ref__in=refs
+        )
+        .select_related("text_row__redacted_by")
+        # Whether the text was redacted, and by whom, when and why: not the rest of the row.
+        .only(
+            "subject_ref",
+            "text_digest",
+            "text_row__redacted_at",
+            "text_row__redaction_reason",
+            "text_row__redaction_event",
+            "text_row__redacted_by__username",
+        )
+    )
     latest = {event.subject_ref: event for event in events.order_by("id")}
     return {refs[ref]: event.redaction for ref, event in latest.items() if event.redaction}
 

@@ -1,6 +1,7 @@
 """Seeds PostgreSQL for `make bench` (bench/seed/): the issue's figures times `--scale`."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from bench.seed import database
 from bench.seed.figures import Figures
@@ -34,6 +35,7 @@ class Command(BaseCommand):
             database.require_postgresql()
             if reuse and database.is_reusable(scale, figures.patients):
                 self.stdout.write(f"Reusing the seed at scale {scale}.")
+                analyze()
                 return
             if database.check_empty_or_bench(reset=reset):
                 self.stdout.write("Dropping the database and migrating it anew.")
@@ -42,5 +44,16 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Seeding at scale {scale}: {figures.as_dict()}")
         counts = seed(figures, say=self.stdout.write)
+        analyze()
         for label, count in counts.items():
             self.stdout.write(f"  {label}: {count}")
+
+
+def analyze() -> None:
+    """The planner's statistics of every table. COPY leaves none, and autovacuum may be off or
+    not come by before the load: PostgreSQL then guesses, and plans as production never would
+    (it read 13,000 events to find a manifest's 20 clearance notes: 17 ms instead of 0.2)."""
+    with connection.cursor() as cursor:
+        # At full scale it may outlast the deployment's statement timeout.
+        cursor.execute("SET statement_timeout = 0")
+        cursor.execute("ANALYZE")
