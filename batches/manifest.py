@@ -277,17 +277,23 @@ class Manifest:
         return f"{self.batch.code}{suffix}.pdf"
 
 
+def _on_sheet(batch: Batch, vehicle: Vehicle | None) -> dict:
+    """Who is on the manifest (see the module docstring), as values of a line's fields: a
+    filter of the query, or a test of lines already read."""
+    if batch.status == BatchStatus.CROSSED:
+        wanted = {"end_reason": EndReason.COMPLETED}
+    elif batch.status == BatchStatus.CANCELLED:
+        wanted = {"end_reason": EndReason.CANCELLED}
+    else:
+        wanted = {"is_open": True}
+    if vehicle is not None:
+        wanted["vehicle_id"] = vehicle.pk
+    return wanted
+
+
 def manifest_lines(batch: Batch, user, vehicle: Vehicle | None = None):
     """The lines printed on the manifest (see the module docstring), as `user` may see them."""
-    lines = BatchMember.objects.visible_to(user).filter(batch=batch)
-    if batch.status == BatchStatus.CROSSED:
-        lines = lines.filter(end_reason=EndReason.COMPLETED)
-    elif batch.status == BatchStatus.CANCELLED:
-        lines = lines.filter(end_reason=EndReason.CANCELLED)
-    else:
-        lines = lines.filter(is_open=True)
-    if vehicle is not None:
-        lines = lines.filter(vehicle=vehicle)
+    lines = BatchMember.objects.visible_to(user).filter(batch=batch, **_on_sheet(batch, vehicle))
     return (
         lines.select_related("patient", "companion__patient", "returnee", "vehicle")
         .only(*_COLUMNS)
@@ -383,13 +389,19 @@ def build_manifest(
     vehicle: Vehicle | None = None,
     masked: bool = False,
     fleet: list[Vehicle] | None = None,
+    lines: list[BatchMember] | None = None,
 ) -> Manifest:
     """The manifest of `batch` (or of one of its vehicles) as `user` may print it; `masked`
     prints only the last digits of ID numbers whoever the user is (the batch page's own print,
     which carries no full number: the PDF download does, and is logged as such). `fleet`: the
-    batch's vehicles by number, when the caller has read them already."""
+    batch's vehicles by number, and `lines`: every line of the batch the user may see
+    (`batch_lines(..., sheet=True)`), when the caller has read them already."""
     full_ids = shows_full_national_id(user) and not masked
-    lines = list(manifest_lines(batch, user, vehicle))
+    if lines is None:
+        lines = list(manifest_lines(batch, user, vehicle))
+    else:
+        wanted = _on_sheet(batch, vehicle).items()
+        lines = [line for line in lines if all(getattr(line, k) == v for k, v in wanted)]
     facility = batch.staging_facility
     return Manifest(
         batch=batch,

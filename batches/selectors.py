@@ -56,19 +56,21 @@ class Group:
         return [Readiness.label(flag) for flag in flags]
 
 
-def batch_lines(user, batch: Batch) -> QuerySet:
-    """Every line the batch has had that the user may see, in the order they were added."""
+# What the printed sheet embedded in the batch page needs besides: the vehicle, and the ID
+# numbers of the people themselves (masked there, but decrypted to be masked).
+_SHEET_IDS = ("patient__national_id", "companion__national_id", "returnee__national_id")
+
+
+def batch_lines(user, batch: Batch, *, sheet: bool = False) -> QuerySet:
+    """Every line the batch has had that the user may see, in the order they were added;
+    `sheet`: with what the printed manifest (`batches.manifest`) needs too, so that one read
+    serves the page and its sheet."""
+    related = ["batch", "patient__readiness", "patient__facility", "companion__patient", "returnee"]
     return (
         BatchMember.objects.visible_to(user)
         .filter(batch=batch)
-        .select_related(
-            "batch",
-            "patient__readiness",
-            "patient__facility",
-            "companion__patient",
-            "returnee",
-        )
-        .defer(*NOT_SHOWN)
+        .select_related(*related, *(["vehicle"] if sheet else []))
+        .defer(*(name for name in NOT_SHOWN if not (sheet and name in _SHEET_IDS)))
         .order_by("id")
     )
 

@@ -223,10 +223,11 @@ class BatchViewSet(
         their companions; or a returnee), with names, date of birth, clearance and vehicle.
         National ID numbers whole for coordinators and admins, last four digits otherwise.
         Logged as an export and in the access log."""
+        batch = self.get_object()  # another facility's batch is not found, whatever the query
         query = DownloadQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         return manifest_export_response(
-            batch=self.get_object(), user=request.user, fmt=query.validated_data["download"]
+            batch=batch, user=request.user, fmt=query.validated_data["download"]
         )
 
     def _member(self, batch, member_id) -> BatchMember:

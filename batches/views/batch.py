@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from casetracker.accounts.roles import can_manage_cases
-from casetracker.audit.models import Action, Event
+from casetracker.audit.models import Action, Event, sees_every_change
 from casetracker.errors import TransitionRefused
 from patients.access import log_people_shown
 from patients.eligibility import guardian_first
@@ -30,7 +30,7 @@ from ..forms import (
 )
 from ..manifest import build_manifest
 from ..models import Batch, BatchStatus, Direction, Statement
-from ..reports.selectors import batch_timeline
+from ..reports.selectors import batch_events, batch_timeline
 from ..selectors import batch_lines, manifest_groups, open_counts
 from ..services.clearance import batch_record_clearances, pending_decisions
 from ..services.quotas import places_left
@@ -49,16 +49,18 @@ def _batch(request, code: str, *related: str) -> Batch:
     return get_object_or_404(batches, code=code)
 
 
-def _manifest_context(request, batch: Batch) -> dict:
-    """The manifest as the page shows it, names included: the access log records whose."""
-    lines = list(batch_lines(request.user, batch))
+def _manifest_context(request, batch: Batch, *, sheet: bool = False, events=None) -> dict:
+    """The manifest as the page shows it, names included: the access log records whose.
+    `sheet`: the lines with what the printed sheet needs too; `events`: the batch's events,
+    when the caller has read every change of it (`sees_every_change`)."""
+    lines = list(batch_lines(request.user, batch, sheet=sheet))
     log_people_shown(actor=request.user, people=(line.person for line in lines))
     manage = can_manage_cases(request.user)
     return {
         "batch": batch,
         "lines": lines,
         # A redacted clearance note or cancel text shows as "[text redacted on …]".
-        "redacted": _redactions(batch, lines),
+        "redacted": _redactions(batch, lines, events),
         "groups": manifest_groups(lines),
         "counts": open_counts(lines),
         "can_manage": manage,
@@ -70,10 +72,16 @@ def _manifest_context(request, batch: Batch) -> dict:
 def detail(request, code: str):
     # The page links to the batch it was rescheduled as: read with it, not by the template.
     batch = _batch(request, code, "rescheduled_as")
-    context = _manifest_context(request, batch)
+    # The timeline's events hold the clearance and cancel events for whoever sees every change
+    # (a nurse sees only those of their facility's people: the redactions are read apart).
+    events = list(batch_events(request.user, batch))
+    every = sees_every_change(request.user)
+    context = _manifest_context(request, batch, sheet=True, events=events if every else None)
     fleet = list(batch.vehicles.order_by("number"))
     # The sheet the browser prints (the PDF's layout), with ID numbers masked for everyone.
-    context["manifest"] = build_manifest(batch=batch, user=request.user, masked=True, fleet=fleet)
+    context["manifest"] = build_manifest(
+        batch=batch, user=request.user, masked=True, fleet=fleet, lines=context["lines"]
+    )
     places = None if batch.is_terminal else places_left(batch)
     counts = context["counts"]
     context.update(
@@ -85,7 +93,7 @@ def detail(request, code: str):
             "patients": places.patients - (counts.patients or counts.returnees),
             "companions": places.companions - counts.companions,
         },
-        events=batch_timeline(request.user, batch),
+        events=batch_timeline(request.user, batch, events),
         vehicles=fleet,
         exit=batch.direction == Direction.EXIT,
         statements=_statements(request, batch),
@@ -337,15 +345,20 @@ def _statements(request, batch: Batch) -> list:
     )
 
 
-def _redactions(batch: Batch, lines: list) -> dict:
+def _redactions(batch: Batch, lines: list, events: list[Event] | None = None) -> dict:
     """Where a text of this batch was redacted, the redaction's sentence: the cancel text
     (`cancel`) and the clearance notes of the lines (set on each line as `note_redaction`);
-    and whether the cancellation was stated as heard directly (`told_directly`)."""
-    events = (
-        Event.objects.filter(batch_ref=batch.code, action__in=[Action.CANCEL, Action.CLEARANCE])
-        .select_related("text_row__redacted_by")
-        .order_by("id")
-    )
+    and whether the cancellation was stated as heard directly (`told_directly`). `events`:
+    every event of the batch, read already (with their texts); otherwise they are read."""
+    actions = (Action.CANCEL, Action.CLEARANCE)
+    if events is None:
+        events = (
+            Event.objects.filter(batch_ref=batch.code, action__in=actions)
+            .select_related("text_row__redacted_by")
+            .order_by("id")
+        )
+    else:
+        events = sorted((e for e in events if e.action in actions), key=lambda e: e.pk)
     latest = {event.subject_ref: event for event in events}  # a line's last decision
     for line in lines:
         event = latest.get(f"{batch.code}#{line.pk}")

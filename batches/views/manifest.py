@@ -46,10 +46,11 @@ def vehicle_pdf(request, code: str, number: int):
 @require_safe
 def batch_export(request, code: str):
     """The manifest as a CSV or XLSX file (`?download=csv` or `xlsx`), from manifest_export.py."""
+    batch = _batch(request, code)  # another facility's batch is not found, whatever the query
     fmt = request.GET.get("download", "")
     if fmt not in FORMATS:
         return HttpResponseBadRequest(_("download: choose csv or xlsx."))
-    return manifest_export_response(batch=_batch(request, code), user=request.user, fmt=fmt)
+    return manifest_export_response(batch=batch, user=request.user, fmt=fmt)
 
 
 def _batch(request, code: str) -> Batch:

@@ -20,6 +20,7 @@ from .patients import (
     patient_register_with_family,
     patient_set_status,
     patient_update,
+    patients_move,
 )
 from .readiness import readiness_update
 from .referrals import REFERRAL_DECISIONS, REFERRAL_EDITABLE, referral_create, referral_decide
@@ -43,6 +44,7 @@ __all__ = [
     "patient_register_with_family",
     "patient_set_status",
     "patient_update",
+    "patients_move",
     "patients_register_bulk",
     "readiness_update",
     "referral_create",

@@ -1,11 +1,13 @@
 """Registering and changing a case, moving it between statuses, its companions, and a whole
 case registered at once with its companions and referral."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casetracker.audit.models import Action
@@ -136,11 +138,28 @@ def patient_update(*, patient: Patient, actor, **data: Any) -> Patient:
 def patient_move(*, patient: Patient, to: str) -> str:
     """Move a locked patient along the declared transitions; returns the old status.
     Called by the batch services inside their transaction."""
-    what = _("patient %(ref)s") % {"ref": patient.case_reference}
-    check_transition(PATIENT_TRANSITIONS, patient.status, to, what)
-    old = patient.status
-    patient.status = to
-    patient.save(update_fields=["status", "updated_at"])
+    return patients_move(moves=[(patient, to)])[0]
+
+
+def patients_move(*, moves: Iterable[tuple[Patient, str]]) -> list[str]:
+    """Move locked patients, each to its target, along the declared transitions; returns their
+    old statuses in order. Called by the batch services inside their transaction.
+
+    Every move is checked before anything is written, then one UPDATE for them all (a CASE on
+    the id, `bulk_update`): a save each was a round trip each (50 for a cancelled batch of 50
+    patients)."""
+    old: list[str] = []
+    moved: list[Patient] = []
+    now = timezone.now()
+    for patient, to in moves:
+        what = _("patient %(ref)s") % {"ref": patient.case_reference}
+        check_transition(PATIENT_TRANSITIONS, patient.status, to, what)
+        old.append(patient.status)
+        patient.status = to
+        # `bulk_update` skips `auto_now`: set it as `save` did.
+        patient.updated_at = now
+        moved.append(patient)
+    Patient.objects.bulk_update(moved, ["status", "updated_at"])
     return old
 
 

@@ -81,6 +81,7 @@ def test_today_queries_do_not_grow_with_days(client, coordinator, facility, toda
         return len(ctx)
 
     factories.QuotaFactory(date=today)
+    count()  # the first request after signing in saves the session (once a minute)
     few = count()
     for days in range(1, 7):
         day = today + dt.timedelta(days=days)

@@ -23,18 +23,26 @@ REMOVED = "removed"
 _NOT_ANCHORS = (Action.ADD_MEMBER, Action.REMOVE_MEMBER, *ACCESS_ACTIONS)
 
 
-def batch_timeline(user, batch: Batch) -> list[Event]:
-    """Every event of the batch and of its manifest lines, in the order things happened: the
-    order they were recorded, which the checks of `occurred_at` keep in the order the batch's
-    steps occurred, with each later statement placed where it was said, before the first
-    event that happened after it (people added to a draft, recorded "now", and reads do not
-    count: a batch recorded late has them out of their time)."""
-    events = list(
+def batch_events(user, batch: Batch) -> QuerySet:
+    """Every event of the batch and of its manifest lines that the user may see, in the order
+    they were recorded, with what the timeline shows of them."""
+    return (
         Event.objects.visible_to(user)
         .filter(batch_ref=batch.code)
         .select_related("actor", "actor_facility", "text_row__redacted_by")
         .order_by("created_at", "id")
     )
+
+
+def batch_timeline(user, batch: Batch, events: list[Event] | None = None) -> list[Event]:
+    """Every event of the batch and of its manifest lines, in the order things happened: the
+    order they were recorded, which the checks of `occurred_at` keep in the order the batch's
+    steps occurred, with each later statement placed where it was said, before the first
+    event that happened after it (people added to a draft, recorded "now", and reads do not
+    count: a batch recorded late has them out of their time). `events`: `batch_events`, when
+    the caller has read them already (the batch page reads its redactions from them)."""
+    if events is None:
+        events = list(batch_events(user, batch))
     statements = sorted(
         (e for e in events if e.action == Action.STATEMENT), key=lambda e: (e.occurred, e.pk)
     )
